@@ -1,0 +1,304 @@
+"""The `kvalitet` command as a user runs it: a real subprocess on a real database."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tests.e2e.support import free_port, wait_until
+
+KVALITET = [sys.executable, "-m", "workflow.entrypoints.cli"]
+
+
+class Cli:
+    def __init__(self, database_url: str) -> None:
+        self.env = {**os.environ, "DATABASE_URL": database_url, "KVALITET_ACTOR": "e2e"}
+
+    def __call__(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [*KVALITET, *args], env=self.env, capture_output=True, text=True, timeout=120
+        )
+        if ok:
+            assert result.returncode == 0, result.stderr
+        return result
+
+    def json(self, *args: str) -> object:
+        return json.loads(self(*args, "--json").stdout)
+
+
+@pytest.fixture
+def cli(database_url: str) -> Cli:
+    cli = Cli(database_url)
+    cli("init")
+    return cli
+
+
+@pytest.fixture
+def entry_id(cli: Cli) -> int:
+    cli(
+        "cycle", "create", "--year", "2024", "--contribution-deadline", "2024-05-17",
+        "--extract-deadline", "2024-06-28", "--winners-date", "2024-11-26",
+    )  # fmt: skip
+    org = cli("org", "create", "Socialförvaltningen", "--board", "Socialnämnden").stdout.strip()
+    unit = cli("unit", "create", "Ungdomsjouren", "--org", org, "--staff", "14").stdout.strip()
+    view = cli.json("entry", "create", "--unit", unit, "--year", "2024", "--class", "socialtjänst")
+    assert isinstance(view, dict)
+    return int(view["id"])
+
+
+def test_demo_loads_the_four_seed_cases_idempotently(cli: Cli) -> None:
+    """`demo` twice gives the six seed entries once, with unit, organisation and stage."""
+    cli("demo")
+    cli("demo")
+    entries = cli.json("entry", "list")
+    assert isinstance(entries, list)
+    seen = {(e["organisation"], e["unit"], e["year"]) for e in entries}
+    assert seen == {
+        ("Hägersten-Älvsjö stadsdelsförvaltning", "Medborgarservice", 2025),
+        ("Socialförvaltningen", "Ungdomsjouren", 2024),
+        ("Socialförvaltningen", "LSS/SoL-hälsan", 2024),
+        ("Bromma stadsdelsförvaltning", "Enheten för arbete och försörjning", 2024),
+        ("Bromma stadsdelsförvaltning", "Förebyggande verksamhet", 2024),
+        ("Östermalms stadsdelsförvaltning", "Stöd- och serviceenhetens beställarenhet", 2021),
+    }
+    ostermalm = next(e for e in entries if e["year"] == 2021)
+    assert ostermalm["pending"] == {"submitted": {"submitted_on": "2021-05-17"}}
+    assert len(cli.json("entry", "list", "--year", "2024")) == 4  # type: ignore[arg-type]
+
+
+def test_entry_json_has_the_contracted_fields(cli: Cli, entry_id: int) -> None:
+    """`entry show --json` carries id, unit, organisation, year, class, stage, version, moves."""
+    view = cli.json("entry", "show", str(entry_id))
+    assert isinstance(view, dict)
+    assert view["unit"] == "Ungdomsjouren"
+    assert view["organisation"] == "Socialförvaltningen"
+    assert (view["year"], view["award_class"], view["stage"], view["version"]) == (
+        2024,
+        "socialtjanst",
+        "notified",
+        1,
+    )
+    assert view["allowed_transitions"] == ["board_decision", "withdrawn"]
+
+
+def test_advance_with_data_and_history(cli: Cli, entry_id: int) -> None:
+    """Advancing records the board decision data; history shows actor, from, to and note."""
+    cli(
+        "entry", "advance", str(entry_id), "board_decision", "--version", "1",
+        "--note", "Nämndmöte juni", "--data", "decision=approved",
+        "meeting_date=2024-06-10", "paragraph=§ 12",
+    )  # fmt: skip
+    history = cli.json("entry", "history", str(entry_id))
+    assert isinstance(history, list)
+    last = history[-1]
+    assert (last["from"], last["to"], last["actor"], last["note"]) == (
+        "notified",
+        "board_decision",
+        "e2e",
+        "Nämndmöte juni",
+    )
+    assert last["data"] == {
+        "decision": "approved",
+        "meeting_date": "2024-06-10",
+        "paragraph": "§ 12",
+    }
+    listed = cli.json("entry", "list", "--stage", "board_decision")
+    assert [e["id"] for e in listed] == [entry_id]  # type: ignore[union-attr]
+
+
+def test_ceremony_and_site_visit_are_given_their_hours(cli: Cli) -> None:
+    """The cycle's ceremony is set to 18:00–20:30. A privately run unit's entry goes
+    straight to `submitted`; its site visit is booked for 13:00–15:30. A time that is no
+    time is refused (exit 2), and nothing is booked."""
+    cli(
+        "cycle", "create", "--year", "2024", "--contribution-deadline", "2024-05-17",
+        "--extract-deadline", "2024-06-28", "--winners-date", "2024-11-26",
+        "--ceremony-starts-at", "18:00", "--ceremony-ends-at", "20:30",
+    )  # fmt: skip
+    assert "vinnare 2024-11-26 (prisutdelning 18:00–20:30)" in cli("cycle", "list").stdout
+    org = cli("org", "create", "Äldreförvaltningen", "--board", "Äldrenämnden").stdout.strip()
+    unit = cli("unit", "create", "Hemtjänsten", "--org", org, "--staff", "20", "--private")
+    view = cli.json(
+        "entry", "create", "--unit", unit.stdout.strip(), "--year", "2024", "--class", "äldreomsorg"
+    )
+    entry = str(view["id"])  # type: ignore[index]
+    cli("entry", "advance", entry, "submitted", "--version", "1")
+    book = ["entry", "site-visit", entry, "--date", "2024-09-03", "--version", "2"]
+    wrong = cli(*book, "--starts-at", "kvart över ett", ok=False)
+    assert wrong.returncode == 2
+    assert "--starts-at: 'kvart över ett' är ingen tid" in wrong.stderr
+    cli(*book, "--starts-at", "13:00", "--ends-at", "15:30")
+    booked = cli.json("entry", "show", entry)
+    assert booked["version"] == 3  # type: ignore[index]
+    assert booked["facts"]["site_visit"] == {  # type: ignore[index]
+        "site_visit_on": "2024-09-03",
+        "starts_at": "13:00",
+        "ends_at": "15:30",
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "exit_code", "message"),
+    [
+        (["entry", "advance", "{id}", "jury", "--version", "1"], 5, "inte tillåten"),
+        (["entry", "advance", "{id}", "granskad", "--version", "1"], 2, "Okänt steg"),
+        (["entry", "advance", "{id}", "board_decision", "--version", "7"], 4, "har ändrats"),
+        (["entry", "advance", "999", "board_decision", "--version", "1"], 3, "finns inte"),
+        (["entry", "advance", "{id}", "board_decision", "--version", "1"], 5, "meeting_date"),
+        (["entry", "advance", "{id}", "withdrawn", "--version", "1", "--data", "x"], 2, "NYCKEL"),
+    ],
+)
+def test_refusals_exit_non_zero_and_change_nothing(
+    cli: Cli, entry_id: int, args: list[str], exit_code: int, message: str
+) -> None:
+    """Each refusal prints its reason on stderr, exits with its code, and changes nothing."""
+    before = cli.json("entry", "history", str(entry_id))
+    result = cli(*[a.replace("{id}", str(entry_id)) for a in args], ok=False)
+    assert result.returncode == exit_code
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert cli.json("entry", "history", str(entry_id)) == before
+
+
+def test_ineligible_unit_is_refused_with_each_rule(cli: Cli, entry_id: int) -> None:
+    """A three-person unit without a business plan cannot be notified; both rules are named."""
+    unit = cli("unit", "create", "Liten", "--org", "1", "--staff", "3", "--no-business-plan")
+    result = cli(
+        "entry", "create", "--unit", unit.stdout.strip(), "--year", "2024", "--class", "skola",
+        ok=False,
+    )  # fmt: skip
+    assert result.returncode == 6
+    assert "verksamhetsplan" in result.stderr
+    assert "minst 5" in result.stderr
+    assert len(cli.json("entry", "list")) == 1  # type: ignore[arg-type]
+
+
+def test_cycle_with_deadlines_out_of_order_is_refused(cli: Cli) -> None:
+    """A cycle whose contribution deadline falls after the extract deadline is not stored."""
+    result = cli(
+        "cycle", "create", "--year", "2025", "--contribution-deadline", "2025-07-01",
+        "--extract-deadline", "2025-06-28", "--winners-date", "2025-11-25", ok=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "protokollsutdraget" in result.stderr
+    assert cli.json("cycle", "list") == []
+
+
+def test_unit_import_reports_rows_and_stores_none(cli: Cli, tmp_path: Path) -> None:
+    """A CSV with two bad rows names both rows and stores no unit; a good file stores all."""
+    cli("org", "create", "Bromma stadsdelsförvaltning", "--board", "Bromma stadsdelsnämnd")
+    header = (
+        "organisation;name;staff_count;manager_has_budget_and_staff_responsibility;"
+        "has_business_plan;share_stockholm_residents;budget_in_balance;privately_run;"
+        "earlier_participation_years\n"
+    )
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        header
+        + "Bromma stadsdelsförvaltning;Arbete och försörjning;20;ja;ja;0,9;ja;nej;2022 2023\n"
+        + "Bromma stadsdelsförvaltning;Förebyggande;sju;ja;ja;90%;ja;nej;\n"
+        + "Okänd förvaltning;X;8;ja;ja;1;ja;nej;\n",
+        encoding="utf-8",
+    )
+    result = cli("unit", "import", str(bad), ok=False)
+    assert result.returncode == 2
+    assert "Rad 3" in result.stderr
+    assert "Rad 4" in result.stderr
+    assert cli.json("unit", "list") == []
+
+    good = tmp_path / "good.csv"
+    good.write_text(
+        header
+        + "Bromma stadsdelsförvaltning;Arbete och försörjning;20;ja;ja;0,9;ja;nej;2022 2023\n"
+        + "Bromma stadsdelsförvaltning;Förebyggande;7;ja;ja;90%;ja;nej;\n",
+        encoding="utf-8-sig",
+    )
+    assert "2 enheter" in cli("unit", "import", str(good)).stdout
+    units = cli.json("unit", "list")
+    assert isinstance(units, list)
+    assert units[0]["earlier_participation_years"] == [2022, 2023]
+    assert units[1]["share_stockholm_residents"] == pytest.approx(0.9)
+
+
+def test_non_utf8_file_is_refused(cli: Cli, tmp_path: Path) -> None:
+    """A Latin-1 file is refused with advice to save it as UTF-8; nothing is stored."""
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes("organisation_id,name\n1,Förskolan\n".encode("latin-1"))
+    result = cli("unit", "import", str(latin1), ok=False)
+    assert result.returncode == 2
+    assert "UTF-8" in result.stderr
+    assert cli.json("unit", "list") == []
+
+
+def test_commands_before_init_say_what_to_do(tmp_path: Path) -> None:
+    """On an empty database a command tells the user to run `kvalitet init`."""
+    cli = Cli(f"sqlite:///{tmp_path / 'empty.db'}")
+    result = cli("entry", "list", ok=False)
+    assert result.returncode == 7
+    assert "kvalitet init" in result.stderr
+
+
+def test_twenty_concurrent_advances_from_one_version_apply_once(cli: Cli, entry_id: int) -> None:
+    """20 processes advance the same entry from version 1 at once: one wins, 19 get a
+    conflict, and the history holds exactly one new event."""
+    argv = [
+        *KVALITET, "entry", "advance", str(entry_id), "board_decision", "--version", "1",
+        "--data", "decision=noted", "meeting_date=2024-06-10", "paragraph=§ 3",
+    ]  # fmt: skip
+
+    def run(_: int) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(argv, env=cli.env, capture_output=True, text=True, timeout=120)
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(run, range(20)))
+    codes = sorted(r.returncode for r in results)
+    assert codes == [0] + [4] * 19, [r.stderr for r in results if r.returncode not in (0, 4)]
+    history = cli.json("entry", "history", str(entry_id))
+    assert [e["to"] for e in history] == ["notified", "board_decision"]  # type: ignore[union-attr]
+
+
+def test_web_serves_with_several_workers_and_stops_on_sigterm(tmp_path: Path) -> None:
+    """`kvalitet web --workers 2` (what docker-compose runs) answers, with both worker
+    processes up, and stops cleanly on SIGTERM."""
+    env = {**os.environ, "KVALITET_DATA_DIR": str(tmp_path / "data")}
+    env.pop("DATABASE_URL", None)
+    subprocess.run([*KVALITET, "init"], env=env, check=True, capture_output=True, timeout=120)
+    port = free_port()
+    process = subprocess.Popen(
+        [*KVALITET, "web", "--port", str(port), "--workers", "2", "--log-level", "warning"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        assert wait_until(up, timeout=60)
+        workers = [p for p in psutil.Process(process.pid).children() if p.cmdline()]
+        assert len([p for p in workers if "resource_tracker" not in " ".join(p.cmdline())]) == 2
+        with httpx.Client(base_url=url, timeout=10) as client:
+            statuses = {client.get("/healthz").status_code for _ in range(10)}
+            assert statuses == {200}
+            assert client.get("/api/v1/entries").status_code == 401  # still needs a token
+    finally:
+        process.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        code = process.wait(timeout=30)
+    assert code == 0, process.stdout.read().decode() if process.stdout else ""
+    assert time.monotonic() - started < 30

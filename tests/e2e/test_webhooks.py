@@ -1,0 +1,176 @@
+"""Webhooks to a real HTTP server on loopback that verifies signatures, via a real worker."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from tests.conftest import NOW, attach_extract, seed_cycle, seed_unit
+from tests.e2e.support import Worker, redis_url, wait_until, worker_env  # noqa: F401
+from workflow import services, webhooks
+from workflow.db import make_engine, transaction, upgrade_schema
+from workflow.domain.errors import InvalidInput
+from workflow.models import OutboxMessage, Webhook
+from workflow.settings import Settings
+
+SECRET = "en-lång-hemlighet-för-test"
+
+
+class Receiver:
+    """Accepts POSTs whose signature verifies; answers 500 to the first `fail_first`."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        self.accepted: list[dict[str, Any]] = []
+        self.bad_signatures = 0
+        self.refused = 0
+        self.fail_left = fail_first
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+                with receiver.lock:
+                    if not hmac.compare_digest(expected, self.headers["X-Kvalitet-Signature"]):
+                        receiver.bad_signatures += 1
+                        self.send_response(401)
+                    elif receiver.fail_left > 0:
+                        receiver.fail_left -= 1
+                        receiver.refused += 1
+                        self.send_response(500)
+                    else:
+                        event = json.loads(body)
+                        assert event["delivery_id"] == self.headers["X-Kvalitet-Delivery"]
+                        receiver.accepted.append(event)
+                        self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/kvalitet"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver(fail_first=3)
+    yield server
+    server.stop()
+
+
+def test_refused_webhook_urls_store_nothing(engine: Engine) -> None:
+    """A non-http URL, one pointing at the service itself, and a short secret are refused."""
+    settings = Settings(public_url="http://127.0.0.1:8000")
+    cases = [
+        ("ftp://arendesystem.stockholm.se/in", SECRET, "invalid_url"),
+        ("http://localhost:8000/api/v1/entries", SECRET, "points_at_itself"),
+        ("https://arendesystem.stockholm.se/in", "kort", "weak_secret"),
+    ]
+    for url, secret, code in cases:
+        with pytest.raises(InvalidInput) as refused, transaction(engine) as session:
+            webhooks.register_webhook(
+                session, url=url, secret=secret, created_by="t", now=NOW, settings=settings
+            )
+        assert refused.value.reasons[0].code == code
+    with transaction(engine) as session:
+        assert session.exec(select(Webhook)).all() == []
+
+
+def test_every_transition_arrives_signed_once_despite_failures(
+    sqlite_url: str, redis_url: str, receiver: Receiver, tmp_path: Path
+) -> None:
+    """Each transition is POSTed with a valid HMAC; the receiver's first three 500s are
+    retried with backoff, and every delivery id is accepted exactly once."""
+    engine = make_engine(sqlite_url)
+    upgrade_schema(engine)
+    with transaction(engine) as session:
+        webhooks.register_webhook(
+            session, url=receiver.url, secret=SECRET, created_by="t", now=NOW, settings=Settings()
+        )
+    seed_cycle(engine)
+    for number in range(4):
+        unit_id = seed_unit(engine, name=f"Enhet {number}")
+        with transaction(engine) as session:
+            entry = services.create_entry(
+                session, unit_id=unit_id, year=2024, award_class="skola", actor="t", now=NOW
+            )
+        data = {"decision": "approved", "meeting_date": "2024-06-10", "paragraph": "§ 1"}
+        with transaction(engine) as session:
+            services.advance_entry(
+                session, entry_id=entry.id or 0, target="board_decision", version=1,
+                actor="samordnare", now=NOW + timedelta(minutes=1), data=data,
+            )  # fmt: skip
+        attach_extract(engine, entry.id or 0)
+        with transaction(engine) as session:
+            services.advance_entry(
+                session, entry_id=entry.id or 0, target="extract_sent", version=2,
+                actor="samordnare", now=NOW + timedelta(minutes=2),
+            )  # fmt: skip
+    with transaction(engine) as session:
+        expected = {
+            m.payload["delivery_id"]
+            for m in session.exec(select(OutboxMessage).where(OutboxMessage.channel == "webhook"))
+        }
+    assert len(expected) == 12  # 4 entries × (notified, board_decision, extract_sent)
+    env = {**worker_env(sqlite_url, redis_url, 1, tmp_path), "MAIL_TRANSPORT": "eml"}
+    worker = Worker(env, tmp_path / "worker.log").start()
+    try:
+        assert wait_until(
+            lambda: {e["delivery_id"] for e in receiver.accepted} == expected, timeout=90
+        ), (tmp_path / "worker.log").read_text()[-3000:]
+    finally:
+        worker.stop()
+    counts = Counter(e["delivery_id"] for e in receiver.accepted)
+    assert set(counts.values()) == {1}
+    assert receiver.refused == 3
+    assert receiver.bad_signatures == 0
+    moves = {(e["from"], e["to"], e["actor"]) for e in receiver.accepted}
+    assert ("notified", "board_decision", "samordnare") in moves
+    with transaction(engine) as session:
+        rows = session.exec(select(OutboxMessage).where(OutboxMessage.channel == "webhook")).all()
+    assert {m.status for m in rows} == {"sent"}
+    assert sum(m.attempts for m in rows) >= 12 + 3
+    engine.dispose()
+
+
+def test_webhooks_are_registered_over_http_by_admins_only(sqlite_server: Any) -> None:
+    """An admin registers a webhook (201); a bad URL is 422 with the reason; a coordinator
+    gets 403; nothing is stored by a refusal."""
+    admin = sqlite_server.client(sqlite_server.user("kansliet", "admin"))
+    refused = admin.post("/api/v1/webhooks", json={"url": "ftp://x.se/in", "secret": SECRET})
+    assert refused.status_code == 422
+    assert refused.json()["reasons"][0]["code"] == "invalid_url"
+    created = admin.post(
+        "/api/v1/webhooks", json={"url": "https://diarium.stockholm.se/in", "secret": SECRET}
+    )
+    assert created.status_code == 201
+    assert "secret" not in created.json()
+    org = admin.post(
+        "/api/v1/organisations",
+        json={"name": "Bromma stadsdelsförvaltning", "board": "Bromma sdn", "kind": "forvaltning"},
+    ).json()
+    coordinator = sqlite_server.client(
+        sqlite_server.user("samordnare", "coordinator", "--organisation", str(org["id"]))
+    )
+    assert coordinator.get("/api/v1/webhooks").status_code == 403
+    assert [w["url"] for w in admin.get("/api/v1/webhooks").json()] == [
+        "https://diarium.stockholm.se/in"
+    ]

@@ -1,0 +1,515 @@
+"""E-mail rendering: real templates, real MIME, parsed back the way a mail client would."""
+
+from __future__ import annotations
+
+import email.policy
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jinja2 import UndefinedError
+
+from workflow.emails import (
+    EMAIL_KINDS,
+    TEMPLATE_DIR,
+    Attachment,
+    CalendarPart,
+    context_for,
+    datum,
+    klass,
+    message_id_for,
+    render_email,
+    render_subject,
+)
+from workflow.settings import Settings
+
+SETTINGS = Settings(
+    mail_from="Kvalitetsutmärkelsen <kvalitetsutmarkelsen@stockholm.se>",
+    mail_reply_to="kvalitetsutmarkelsen@stockholm.se",
+    message_id_domain="kvalitet.stockholm.se",
+)
+SENT = datetime(2024, 5, 10, 6, 0, tzinfo=UTC)  # 08:00 in Stockholm
+PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\n" + bytes(range(256)) + b"\n%%EOF\n"
+
+FACTS: dict[str, dict[str, str]] = {
+    "board_decision": {"decision": "approved", "meeting_date": "2024-06-11", "paragraph": "§ 12"},
+    "extract_sent": {"sent_on": "2024-06-14"},
+    "submitted": {"submitted_on": "2024-05-17", "title": "Trygghet dygnet runt"},
+    "examined": {"site_visit_on": "2024-09-10", "examiner": "Åsa Öberg"},
+    "feedback": {
+        "strengths": "- Tydlig styrning med mål i hela verksamheten\n- Engagerade medarbetare",
+        "development_areas": "Följ upp resultaten oftare och använd dem i planeringen",
+    },
+    "jury": {"outcome": "winner"},
+}
+REMINDER = {
+    "deadline": "2024-05-17",
+    "deadline_kind": "contribution",
+    "days_before": 7,
+    "award_office_email": "kvalitetsutmarkelsen@stockholm.se",
+}
+RECIPIENT = {
+    "notification_receipt": "chef.ungdomsjouren@stockholm.se",
+    "agenda_request": "samordnare@stockholm.se",
+    "board_decision_recorded": "samordnare@stockholm.se",
+    "extract_to_award_office": "kvalitetsutmarkelsen@stockholm.se",
+    "escalation": "samordnare@stockholm.se",
+}
+
+
+def payload(kind: str, **changes: Any) -> dict[str, Any]:
+    """A payload as the outbox stores it for `kind` (reminder kinds carry their deadline)."""
+    base: dict[str, Any] = {
+        "entry_id": 41,
+        "stage": "notified",
+        "version": 3,
+        "unit": "Ungdomsjouren",
+        "organisation": "Socialförvaltningen",
+        "board": "Socialnämnden",
+        "year": 2024,
+        "award_class": "socialtjanst",
+        "facts": FACTS,
+        "pending": {},
+        "award_office_email": "kvalitetsutmarkelsen@stockholm.se",
+        "attachments": [],
+    }
+    if kind in ("reminder", "overdue", "escalation"):
+        base.update(REMINDER)
+    if kind in ("overdue", "escalation"):
+        base["days_before"] = -1 if kind == "overdue" else -3
+    base.update(changes)
+    return base
+
+
+def render(
+    kind: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    key: str | None = None,
+    to: str | None = None,
+    date: datetime = SENT,
+    **kwargs: Any,
+) -> EmailMessage:
+    return render_email(
+        kind,
+        to=RECIPIENT.get(kind, "chef.ungdomsjouren@stockholm.se") if to is None else to,
+        context=payload(kind) if context is None else context,
+        key=key or f"entry/41/v3/{kind}",
+        date=date,
+        settings=SETTINGS,
+        **kwargs,
+    )
+
+
+def parse(message: EmailMessage) -> EmailMessage:
+    """The message as a receiving client sees it: serialised to bytes and parsed back."""
+    parsed = BytesParser(policy=email.policy.default).parsebytes(message.as_bytes())
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def text_of(message: EmailMessage) -> str:
+    """The plain-text body with the wire's CRLF line endings read as newlines."""
+    body = message.get_body(("plain",))
+    assert body is not None
+    return str(body.get_content()).replace("\r\n", "\n")
+
+
+def html_of(message: EmailMessage) -> str:
+    body = message.get_body(("html",))
+    assert body is not None
+    return str(body.get_content()).replace("\r\n", "\n")
+
+
+@pytest.mark.parametrize("kind", sorted(EMAIL_KINDS))
+def test_every_kind_renders_a_clean_message_with_text_and_html(kind: str):
+    """Each kind renders from a realistic payload into a defect-free text+HTML message."""
+    parsed = parse(render(kind))
+
+    for part in parsed.walk():
+        assert not part.defects, (kind, part.get_content_type(), part.defects)
+        for name, value in part.items():
+            assert not getattr(value, "defects", ()), (kind, name, value.defects)
+    assert parsed.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in parsed.iter_parts()] == ["text/plain", "text/html"]
+    assert "Kvalitetsutmärkelsen" in parsed["Subject"] or "kvalitetsutmärkelse" in text_of(parsed)
+    assert "Stockholms stad" in text_of(parsed)
+    assert "Stockholms stad" in html_of(parsed)
+    assert parsed["Auto-Submitted"] == "auto-generated"
+    assert parsed["Reply-To"] == "kvalitetsutmarkelsen@stockholm.se"
+    assert parsed["From"].addresses[0].display_name == "Kvalitetsutmärkelsen"
+    assert parsed["Date"].datetime == SENT
+
+
+@pytest.mark.parametrize("kind", sorted(EMAIL_KINDS))
+def test_the_subject_alone_is_the_subject_of_the_whole_message(kind: str):
+    """The outbox list shows subjects rendered without the bodies; they must be the same."""
+    alone = render_subject(kind, context=payload(kind), date=SENT, settings=SETTINGS)
+    assert alone == parse(render(kind))["Subject"]
+
+
+def test_every_kind_has_its_three_templates():
+    """The registry and the template folders name the same kinds, each with all three files."""
+    folders = {p.name for p in TEMPLATE_DIR.iterdir() if p.is_dir() and p.name != "_base"}
+    assert folders == set(EMAIL_KINDS)
+    for kind in EMAIL_KINDS:
+        for name in ("subject.txt", "body.txt", "body.html"):
+            assert (TEMPLATE_DIR / kind / name).is_file(), (kind, name)
+
+
+def test_subject_decodes_with_swedish_letters_and_spaces_intact():
+    """å, ä, ö and the spaces between encoded words survive a long, folded Subject."""
+    context = payload(
+        "extract_to_award_office",
+        unit="Förskolan Åkervägen",
+        organisation="Hägersten-Älvsjö stadsdelsförvaltning",
+    )
+    parsed = parse(render("extract_to_award_office", context))
+
+    assert parsed["Subject"] == (
+        "Protokollsutdrag: Förskolan Åkervägen, Hägersten-Älvsjö stadsdelsförvaltning – "
+        "Kvalitetsutmärkelsen 2024"
+    )
+    wire = render("extract_to_award_office", context).as_bytes()
+    assert all(len(line) <= 78 for line in wire.split(b"\r\n"))
+
+
+def test_message_id_is_the_same_for_the_same_key():
+    """The Message-ID derives from the outbox key alone: a resend carries the same id."""
+    first = render("notification_receipt", key="entry/41/v1/notification_receipt")
+    again = render(
+        "notification_receipt",
+        key="entry/41/v1/notification_receipt",
+        date=datetime(2024, 5, 11, tzinfo=UTC),
+    )
+
+    assert first["Message-ID"] == again["Message-ID"]
+    assert first["Message-ID"] == message_id_for(
+        "entry/41/v1/notification_receipt", "kvalitet.stockholm.se"
+    )
+    assert message_id_for("a", "kvalitet.stockholm.se") == message_id_for(
+        "a", "kvalitet.stockholm.se"
+    )
+
+
+def test_message_id_differs_for_different_keys():
+    """Two outbox keys never share a Message-ID."""
+    one = render("reminder", key="reminder/41/contribution/2024-05-17/reminder/7")
+    other = render("reminder", key="reminder/41/contribution/2024-05-17/reminder/2")
+
+    assert one["Message-ID"] != other["Message-ID"]
+
+
+def test_message_id_is_an_rfc5322_id_on_the_configured_domain():
+    """The id looks like <32 hex digits@domain> and parses back as one."""
+    message_id = message_id_for("entry/1/v1/notification_receipt", "kvalitet.stockholm.se")
+
+    local, domain = message_id.strip("<>").split("@")
+    assert message_id.startswith("<") and message_id.endswith(">")
+    assert len(local) == 32 and int(local, 16) >= 0
+    assert domain == "kvalitet.stockholm.se"
+    assert (
+        parse(render("notification_receipt", key="entry/1/v1/notification_receipt"))["Message-ID"]
+        == message_id
+    )
+
+
+def test_html_escapes_markup_from_a_unit_name_while_text_keeps_it():
+    """A unit name with <script> is escaped in HTML and verbatim in the plain text."""
+    context = payload("notification_receipt", unit="<script>alert('hej')</script> Enhet")
+    parsed = parse(render("notification_receipt", context))
+
+    assert "<script>" not in html_of(parsed)
+    assert "&lt;script&gt;" in html_of(parsed)
+    assert "<script>alert('hej')</script> Enhet" in text_of(parsed)
+
+
+def test_line_break_in_a_unit_name_never_becomes_a_header():
+    """A unit name smuggling "\\r\\nBcc: …" adds no Bcc header; the subject stays one line."""
+    context = payload("notification_receipt", unit="Ungdomsjouren\r\nBcc: evil@x.se")
+    message = render("notification_receipt", context)
+    parsed = parse(message)
+
+    assert parsed["Bcc"] is None
+    assert not any(line.lower().startswith(b"bcc:") for line in message.as_bytes().splitlines())
+    assert "\n" not in parsed["Subject"] and "\r" not in parsed["Subject"]
+    assert parsed["Subject"].endswith("Ungdomsjouren Bcc: evil@x.se")
+
+
+@pytest.mark.parametrize(
+    "to",
+    [
+        "chef@stockholm.se\r\nBcc: evil@x.se",
+        "chef@stockholm.se\nBcc: evil@x.se",
+        "chef@stockholm.se, evil@x.se",
+        "Chef <chef@stockholm.se>",
+        "chef@stockholm.se;evil@x.se",
+        "not an address",
+        "",
+    ],
+)
+def test_recipient_must_be_one_plain_address(to: str):
+    """Anything but a single bare address as recipient is refused before a message exists."""
+    with pytest.raises(ValueError):
+        render("notification_receipt", to=to)
+
+
+def test_sender_with_a_line_break_is_refused():
+    """A misconfigured From with a line break is refused, not sent with an extra header."""
+    settings = SETTINGS.model_copy(update={"mail_from": "X <a@stockholm.se>\r\nBcc: evil@x.se"})
+    with pytest.raises(ValueError):
+        render_email(
+            "notification_receipt",
+            to="chef@stockholm.se",
+            context=payload("notification_receipt"),
+            key="k",
+            date=SENT,
+            settings=settings,
+        )
+
+
+def test_naive_date_is_refused():
+    """The Date header needs a timezone; a naive datetime is a caller's bug."""
+    with pytest.raises(ValueError):
+        render("notification_receipt", date=datetime(2024, 5, 10, 8, 0))
+
+
+def test_pdf_attachment_round_trips_byte_exact_with_its_filename():
+    """The minutes extract arrives as the same bytes under the same (Swedish) file name."""
+    attachment = Attachment("Protokollsutdrag Älvsjö § 12.pdf", "application/pdf", PDF)
+    parsed = parse(render("extract_to_award_office", attachments=[attachment]))
+
+    assert parsed.get_content_type() == "multipart/mixed"
+    files = list(parsed.iter_attachments())
+    assert len(files) == 1
+    assert files[0].get_content_type() == "application/pdf"
+    assert files[0].get_filename() == "Protokollsutdrag Älvsjö § 12.pdf"
+    assert files[0].get_content() == PDF
+    assert "Protokollsutdraget bifogas som PDF." in text_of(parsed)
+
+
+def test_attachment_name_with_a_line_break_is_refused():
+    """A file name cannot carry a line break into a MIME header."""
+    with pytest.raises(ValueError):
+        render(
+            "extract_to_award_office",
+            attachments=[Attachment("a.pdf\r\nBcc: evil@x.se", "application/pdf", PDF)],
+        )
+
+
+def test_calendar_invitation_is_a_request_alternative():
+    """A given calendar part travels as text/calendar; method=REQUEST beside text and HTML."""
+    ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n"
+    parsed = parse(render("site_visit_notice", calendar=CalendarPart(ics)))
+
+    parts = {p.get_content_type(): p for p in parsed.walk()}
+    assert parts["text/calendar"].get_param("method") == "REQUEST"
+    assert "METHOD:REQUEST" in str(parts["text/calendar"].get_content())
+    assert "text/plain" in parts and "text/html" in parts
+
+
+def test_winner_is_congratulated_in_their_class():
+    """A winner hears congratulations, the class in Swedish, Stadshuset and the prize cheque."""
+    text = text_of(parse(render("jury_outcome")))
+
+    assert "grattis" in text.lower()
+    assert "i klassen socialtjänst" in text
+    assert "Stadshuset" in text and "prischeck" in text
+
+
+def test_not_awarded_is_thanked_without_a_prize():
+    """A unit not awarded is thanked and pointed to its feedback; no prize is mentioned."""
+    facts = {**FACTS, "jury": {"outcome": "not_awarded"}}
+    winner = parse(render("jury_outcome"))
+    other = parse(render("jury_outcome", payload("jury_outcome", facts=facts)))
+
+    assert text_of(other) != text_of(winner)
+    assert other["Subject"] != winner["Subject"]
+    assert "prischeck" not in text_of(other)
+    assert "Tack för ert bidrag" in text_of(other)
+    assert "värdefull" in text_of(other)
+
+
+def test_board_decision_wording_follows_approved_or_noted():
+    """The extract mail quotes the decision the way the board writes it."""
+    noted = {**FACTS, "board_decision": {**FACTS["board_decision"], "decision": "noted"}}
+    approved_text = text_of(parse(render("extract_to_award_office")))
+    noted_text = text_of(
+        parse(render("extract_to_award_office", payload("extract_to_award_office", facts=noted)))
+    )
+
+    assert "Socialnämnden godkänner att Ungdomsjouren deltar" in approved_text
+    assert "Socialnämnden noterar anmälan och lägger den till handlingarna." in noted_text
+    assert "11 juni 2024, § 12" in noted_text
+
+
+def test_bare_paragraph_number_gets_its_section_sign():
+    """A paragraph entered as "12" is shown as "§ 12"."""
+    facts = {**FACTS, "board_decision": {**FACTS["board_decision"], "paragraph": "12"}}
+    text = text_of(
+        parse(render("board_decision_recorded", payload("board_decision_recorded", facts=facts)))
+    )
+
+    assert "11 juni 2024, § 12" in text
+    assert "kvalitetsutmarkelsen@stockholm.se" in text
+
+
+def test_privately_run_unit_is_not_told_about_a_board():
+    """A privately run unit's receipt skips the board and the extract; a city-run one has both."""
+    private = text_of(parse(render("notification_receipt", payload("x", privately_run=True))))
+    city = text_of(parse(render("notification_receipt", payload("x", privately_run=False))))
+
+    assert "Socialnämnden" not in private and "protokollsutdrag" not in private.lower()
+    assert "Socialnämnden" in city and "Protokollsutdraget" in city
+
+
+def test_deadlines_in_the_payload_are_written_out():
+    """When the payload carries the cycle's deadlines, the receipt names both dates."""
+    context = payload(
+        "x", contribution_deadline="2025-05-16", extract_deadline="2025-06-27", year=2025
+    )
+    text = " ".join(text_of(parse(render("notification_receipt", context))).split())
+
+    assert "senast 16 maj 2025" in text
+    assert "senast 27 juni 2025" in text
+
+
+def test_missing_award_office_address_falls_back_to_the_reply_address():
+    """A payload without the award office's address still tells the reader where to write."""
+    context = payload("x", award_office_email=None)
+    parsed = parse(render("notification_receipt", context))
+
+    assert "kvalitetsutmarkelsen@stockholm.se" in text_of(parsed)
+    assert "None" not in text_of(parsed)
+
+
+def test_contribution_kept_ahead_of_the_board_says_so():
+    """A contribution that arrived before the board stages is acknowledged as kept."""
+    submitted = FACTS["submitted"]
+    early = {k: v for k, v in FACTS.items() if k == "board_decision"}
+    kept = payload("contribution_receipt", facts=early, pending={"submitted": submitted})
+    kept_text = text_of(parse(render("contribution_receipt", kept)))
+    normal_text = text_of(parse(render("contribution_receipt")))
+
+    assert "vi sparar bidraget" in kept_text
+    assert "vi sparar bidraget" not in normal_text
+    assert "17 maj 2024" in normal_text
+
+
+def test_site_visit_date_comes_from_the_payload_or_the_examined_facts():
+    """The visit date is the payload's own `site_visit_on`, else the examined stage's."""
+    from_facts = parse(render("site_visit_notice"))
+    from_payload = parse(
+        render("site_visit_notice", payload("site_visit_notice", site_visit_on="2024-09-24"))
+    )
+
+    assert "10 september 2024" in from_facts["Subject"]
+    assert "24 september 2024" in text_of(from_payload)
+    flat = " ".join(text_of(from_payload).split())
+    assert "intervjuar examinatorerna chef och medarbetare" in flat
+
+
+def test_feedback_lists_strengths_and_development_areas():
+    """Each line of the examiners' text becomes one point, in text and HTML."""
+    parsed = parse(render("feedback_letter"))
+
+    assert "- Engagerade medarbetare" in text_of(parsed)
+    assert "<li>Engagerade medarbetare</li>" in html_of(parsed)
+    assert "Utvecklingsområden" in text_of(parsed)
+    assert "oavsett" in text_of(parsed)
+
+
+@pytest.mark.parametrize(
+    ("sent", "expected"),
+    [
+        (datetime(2024, 5, 3, 6, 0, tzinfo=UTC), "Nu är det 14 dagar kvar"),
+        (datetime(2024, 5, 16, 6, 0, tzinfo=UTC), "I morgon, 17 maj 2024"),
+        (datetime(2024, 5, 17, 6, 0, tzinfo=UTC), "I dag, 17 maj 2024, är sista dagen"),
+    ],
+)
+def test_reminder_counts_days_left_from_the_day_it_is_dated(sent: datetime, expected: str):
+    """Days left are counted in Stockholm from the message's date, down to "today"."""
+    text = text_of(parse(render("reminder", date=sent)))
+
+    assert expected in text
+
+
+def test_reminder_for_the_extract_goes_to_the_coordinator_wording():
+    """An extract reminder names the board, the unit and where the extract goes."""
+    context = payload("reminder", deadline_kind="extract", deadline="2024-06-28", days_before=2)
+    parsed = parse(render("reminder", context, date=datetime(2024, 6, 26, 6, 0, tzinfo=UTC)))
+
+    assert "Nu är det 2 dagar kvar: protokollsutdraget från Socialnämnden" in text_of(parsed)
+    assert "28 juni 2024" in parsed["Subject"]
+
+
+def test_overdue_and_escalation_name_the_missed_deadline():
+    """After the deadline the unit is asked to send soon, and the coordinator is told."""
+    overdue = text_of(parse(render("overdue", date=datetime(2024, 5, 20, 6, tzinfo=UTC))))
+    escalation = parse(render("escalation", date=datetime(2024, 5, 22, 6, tzinfo=UTC)))
+
+    assert "17 maj 2024" in overdue and "så snart som möjligt" in overdue
+    assert "Ungdomsjouren har ännu inte skickat in sitt skriftliga bidrag" in text_of(escalation)
+    assert "Sista dagen var 17 maj 2024" in text_of(escalation)
+
+
+def test_missing_template_value_is_an_error_not_a_blank():
+    """StrictUndefined: a payload without `unit` fails to render instead of leaving a gap."""
+    context = payload("notification_receipt")
+    del context["unit"]
+
+    with pytest.raises(UndefinedError):
+        render("notification_receipt", context)
+
+
+def test_missing_stage_data_is_an_error():
+    """A jury mail without the jury's outcome cannot be rendered."""
+    facts = {k: v for k, v in FACTS.items() if k != "jury"}
+    with pytest.raises(KeyError):
+        render("jury_outcome", payload("jury_outcome", facts=facts))
+
+
+def test_unknown_kind_is_refused():
+    """Only registered kinds render."""
+    with pytest.raises(ValueError, match="Okänd e-posttyp"):
+        context_for("birthday_card", payload("birthday_card"))
+
+
+def test_templates_folder_can_be_overridden(tmp_path: Path):
+    """A caller may point at another template folder (e.g. a test or a preview)."""
+    folder = tmp_path / "notification_receipt"
+    folder.mkdir()
+    (folder / "subject.txt").write_text("Hej {{ unit }}\n", encoding="utf-8")
+    (folder / "body.txt").write_text("Text för {{ unit }}\n", encoding="utf-8")
+    (folder / "body.html").write_text("<p>{{ unit }}</p>\n", encoding="utf-8")
+
+    parsed = parse(render("notification_receipt", template_dir=tmp_path))
+
+    assert parsed["Subject"] == "Hej Ungdomsjouren"
+    assert text_of(parsed) == "Text för Ungdomsjouren\n"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-05-17", "17 maj 2024"),
+        ("2024-06-28", "28 juni 2024"),
+        (datetime(2024, 5, 16, 23, 30, tzinfo=UTC), "17 maj 2024"),  # already the 17th in Sthlm
+        ("2024-12-01T08:00:00+01:00", "1 december 2024"),
+    ],
+)
+def test_datum_writes_dates_in_swedish(value: Any, expected: str):
+    """Dates read the way the seeds write them: day, Swedish month, year."""
+    assert datum(value) == expected
+
+
+def test_klass_names_award_classes_in_swedish():
+    """Class codes become the names the seeds use; unknown classes are refused."""
+    assert klass("aldreomsorg") == "äldreomsorg"
+    assert klass("andra_verksamheter") == "andra verksamheter"
+    with pytest.raises(ValueError):
+        klass("idrott")

@@ -1,0 +1,1 @@
+"""Kvalitetsutmärkelsen workflow: the domain and its edges."""

@@ -1,0 +1,341 @@
+"""Users, API tokens, passwords, web sessions and examiner assignments (use cases).
+
+Tokens are 256-bit random strings shown once and stored as sha256 (a fast hash is right for
+high-entropy secrets); passwords are people's choices and are stored with argon2.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import cast
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import ColumnElement, delete, func
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from workflow.domain.access import (
+    JURY_SEES,
+    Actor,
+    EntryScope,
+    Role,
+    can_see,
+    examiner_conflict,
+)
+from workflow.domain.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    Reason,
+    WorkflowError,
+    refusal,
+)
+from workflow.domain.stages import Stage
+from workflow.models import (
+    Entry,
+    ExaminerAssignment,
+    LoginAttempt,
+    Organisation,
+    Unit,
+    User,
+    WebSession,
+)
+
+SESSION_LIFETIME = timedelta(hours=8)
+LOGIN_WINDOW = timedelta(minutes=15)
+MAX_FAILED_LOGINS = 5
+_hasher = PasswordHasher()
+
+
+class Unauthenticated(WorkflowError):
+    """No valid token or session."""
+
+
+class Forbidden(WorkflowError):
+    """Authenticated, but this role may not do this."""
+
+
+class TooManyAttempts(WorkflowError):
+    """Too many failed logins for this name; wait and try again."""
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewUser:
+    user: User
+    token: str  # shown once, never stored
+
+
+def create_user(
+    session: Session,
+    *,
+    name: str,
+    role: str,
+    now: datetime,
+    organisation_id: int | None = None,
+    unit_id: int | None = None,
+    password: str | None = None,
+) -> NewUser:
+    reasons: list[Reason] = []
+    if not name.strip():
+        reasons.append(Reason("missing_name", "Användaren behöver ett namn."))
+    try:
+        parsed_role = Role(role)
+    except ValueError:
+        known = ", ".join(r.value for r in Role)
+        raise refusal(
+            InvalidInput, "unknown_role", f"Okänd roll '{role}' (giltiga: {known})."
+        ) from None
+    if parsed_role == Role.COORDINATOR and organisation_id is None:
+        reasons.append(Reason("missing_organisation", "En samordnare behöver --organisation."))
+    if parsed_role == Role.UNIT_CONTACT and unit_id is None:
+        reasons.append(Reason("missing_unit", "En kontaktperson behöver --unit."))
+    if password is not None and len(password) < 10:
+        reasons.append(Reason("weak_password", "Lösenordet måste ha minst 10 tecken."))
+    if reasons:
+        raise InvalidInput(reasons)
+    if organisation_id is not None and session.get(Organisation, organisation_id) is None:
+        raise refusal(NotFound, "not_found", f"Organisationen med id {organisation_id} finns inte.")
+    if unit_id is not None:
+        unit = session.get(Unit, unit_id)
+        if unit is None:
+            raise refusal(NotFound, "not_found", f"Enheten med id {unit_id} finns inte.")
+        organisation_id = organisation_id or unit.organisation_id
+    if session.exec(select(User).where(User.name == name.strip())).first() is not None:
+        raise refusal(Conflict, "user_exists", f"Användaren '{name}' finns redan.")
+    token = secrets.token_urlsafe(32)
+    user = User(
+        name=name.strip(),
+        role=parsed_role.value,
+        organisation_id=organisation_id,
+        unit_id=unit_id,
+        token_hash=hash_token(token),
+        password_hash=_hasher.hash(password) if password else None,
+        created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    return NewUser(user, token)
+
+
+def actor_of(user: User) -> Actor:
+    return Actor(
+        user_id=user.id or 0,
+        name=user.name,
+        role=Role(user.role),
+        organisation_id=user.organisation_id,
+        unit_id=user.unit_id,
+    )
+
+
+def authenticate_token(session: Session, token: str) -> Actor:
+    """The active user holding `token`. Runs on every API call, so it reads only the columns
+    an Actor needs (no ORM entity to build)."""
+    columns = (User.id, User.name, User.role, User.organisation_id, User.unit_id)
+    row = (
+        session.connection()
+        .execute(
+            sa_select(*(col(c) for c in columns)).where(
+                col(User.token_hash) == hash_token(token), col(User.active).is_(True)
+            )
+        )
+        .first()
+    )
+    if row is None:
+        raise refusal(Unauthenticated, "unauthenticated", "Ogiltig eller saknad token.")
+    user_id, name, role, organisation_id, unit_id = cast(
+        "tuple[int, str, str, int | None, int | None]", tuple(row)
+    )
+    return Actor(
+        user_id=user_id,
+        name=name,
+        role=Role(role),
+        organisation_id=organisation_id,
+        unit_id=unit_id,
+    )
+
+
+def login(session: Session, *, name: str, password: str, now: datetime) -> tuple[Actor, WebSession]:
+    """Check the password (argon2) and open a web session; slows down guessing per name."""
+    recent = session.exec(
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(LoginAttempt.name == name, col(LoginAttempt.at) > now - LOGIN_WINDOW)
+    ).one()
+    if recent >= MAX_FAILED_LOGINS:
+        raise refusal(
+            TooManyAttempts,
+            "too_many_attempts",
+            "För många misslyckade inloggningar. Vänta en kvart och försök igen.",
+        )
+    user = session.exec(select(User).where(User.name == name, col(User.active).is_(True))).first()
+    # An unknown name costs the same argon2 verification as a known one: the answer's timing
+    # must not tell which names exist.
+    stored = user.password_hash if user is not None and user.password_hash else _dummy_hash()
+    if not _password_matches(stored, password) or user is None or not user.password_hash:
+        session.add(LoginAttempt(name=name, at=now))
+        raise refusal(Unauthenticated, "bad_login", "Fel användarnamn eller lösenord.")
+    session.exec(delete(LoginAttempt).where(col(LoginAttempt.name) == name))
+    web_session = WebSession(
+        id=secrets.token_urlsafe(32),
+        user_id=user.id or 0,
+        csrf_token=secrets.token_urlsafe(32),
+        created_at=now,
+        expires_at=now + SESSION_LIFETIME,
+    )
+    session.add(web_session)
+    session.flush()
+    return actor_of(user), web_session
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def _password_matches(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def session_actor(session: Session, session_id: str, *, now: datetime) -> tuple[Actor, WebSession]:
+    web_session = session.get(WebSession, session_id)
+    if web_session is None or web_session.expires_at <= now:
+        raise refusal(Unauthenticated, "unauthenticated", "Du är inte inloggad.")
+    user = session.get(User, web_session.user_id)
+    if user is None or not user.active:
+        raise refusal(Unauthenticated, "unauthenticated", "Du är inte inloggad.")
+    return actor_of(user), web_session
+
+
+def logout(session: Session, session_id: str) -> None:
+    web_session = session.get(WebSession, session_id)
+    if web_session is not None:
+        session.delete(web_session)
+
+
+def entry_scope(session: Session, entry: Entry) -> EntryScope:
+    unit = session.get(Unit, entry.unit_id)
+    assert unit is not None
+    examiners = session.exec(
+        select(ExaminerAssignment.user_id).where(ExaminerAssignment.entry_id == entry.id)
+    ).all()
+    return EntryScope(
+        organisation_id=unit.organisation_id,
+        unit_id=unit.id or 0,
+        stage=Stage(entry.stage),
+        examiner_ids=frozenset(examiners),
+    )
+
+
+def assign_examiner(
+    session: Session, *, entry_id: int, examiner_id: int, assigned_by: str, now: datetime
+) -> ExaminerAssignment:
+    """Assign an examiner to an entry; refused (jäv) for one from the entry's organisation."""
+    entry = session.get(Entry, entry_id)
+    if entry is None:
+        raise refusal(NotFound, "not_found", f"Posten med id {entry_id} finns inte.")
+    examiner = session.get(User, examiner_id)
+    if examiner is None or examiner.role != Role.EXAMINER:
+        raise refusal(NotFound, "not_found", f"Examinatorn med id {examiner_id} finns inte.")
+    conflict = examiner_conflict(examiner.organisation_id, entry_scope(session, entry))
+    if conflict is not None:
+        raise Conflict((conflict,))
+    existing = session.exec(
+        select(ExaminerAssignment).where(
+            ExaminerAssignment.entry_id == entry_id, ExaminerAssignment.user_id == examiner_id
+        )
+    ).first()
+    if existing is not None:
+        return existing
+    assignment = ExaminerAssignment(
+        entry_id=entry_id, user_id=examiner_id, assigned_by=assigned_by, created_at=now
+    )
+    session.add(assignment)
+    session.flush()
+    return assignment
+
+
+def visible_entries(actor: Actor) -> ColumnElement[bool] | None:
+    """The entries an actor may see as a condition on `entry`, or None for all (admin).
+
+    The same rule as `visible_entry_ids`, left to the database: lists and counts over a
+    national cycle filter and page there instead of carrying a set of ids around.
+    """
+    if actor.role == Role.ADMIN:
+        return None
+    entry_id = col(Entry.id)
+    if actor.role == Role.COORDINATOR:
+        units = sa_select(col(Unit.id)).where(col(Unit.organisation_id) == actor.organisation_id)
+        return col(Entry.unit_id).in_(units)
+    if actor.role == Role.UNIT_CONTACT:
+        return col(Entry.unit_id) == actor.unit_id
+    if actor.role == Role.EXAMINER:
+        assigned = sa_select(col(ExaminerAssignment.entry_id)).where(
+            col(ExaminerAssignment.user_id) == actor.user_id
+        )
+        return entry_id.in_(assigned)
+    return col(Entry.stage).in_([s.value for s in JURY_SEES])
+
+
+def visible_entry_ids(session: Session, actor: Actor) -> set[int] | None:
+    """The entries an actor may see, or None for all (admin). Cheap: one query per role."""
+    if actor.role == Role.ADMIN:
+        return None
+    if actor.role == Role.COORDINATOR:
+        query = (
+            select(Entry.id)
+            .join(Unit, col(Unit.id) == Entry.unit_id)
+            .where(Unit.organisation_id == actor.organisation_id)
+        )
+    elif actor.role == Role.UNIT_CONTACT:
+        query = select(Entry.id).where(Entry.unit_id == actor.unit_id)
+    elif actor.role == Role.EXAMINER:
+        query = select(ExaminerAssignment.entry_id).where(
+            ExaminerAssignment.user_id == actor.user_id
+        )
+    else:
+        query = select(Entry.id).where(col(Entry.stage).in_([s.value for s in JURY_SEES]))
+    return {int(i) for i in session.exec(query).all() if i is not None}
+
+
+def scope_for(session: Session, actor: Actor, entry_id: int) -> EntryScope | None:
+    """What access rules need of an entry, for `actor`, in one small query (and one more for
+    an examiner: is it assigned?); None when there is no such entry."""
+    row = session.exec(
+        select(Entry.stage, Unit.id, Unit.organisation_id)
+        .join(Unit, col(Unit.id) == Entry.unit_id)
+        .where(Entry.id == entry_id)
+    ).first()
+    if row is None:
+        return None
+    stage, unit_id, organisation_id = row
+    examiner_ids: frozenset[int] = frozenset()
+    if actor.role == Role.EXAMINER:
+        assigned = session.exec(
+            select(ExaminerAssignment.id).where(
+                ExaminerAssignment.entry_id == entry_id,
+                ExaminerAssignment.user_id == actor.user_id,
+            )
+        ).first()
+        examiner_ids = frozenset({actor.user_id}) if assigned is not None else frozenset()
+    return EntryScope(
+        organisation_id=organisation_id,
+        unit_id=unit_id or 0,
+        stage=Stage(stage),
+        examiner_ids=examiner_ids,
+    )
+
+
+def can_see_entry(session: Session, actor: Actor, entry: Entry) -> bool:
+    return can_see(actor, entry_scope(session, entry))

@@ -1,0 +1,99 @@
+"""Who may see and do what; pure. One table of roles per action, read top to bottom.
+
+Every entrypoint (HTTP API, web pages) asks `can_see` before showing an entry and `may_move`
+before a transition, so the rules live here once and each refusal carries a Swedish reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from workflow.domain.errors import Reason
+from workflow.domain.stages import Stage
+
+
+class Role(StrEnum):
+    ADMIN = "admin"  # utmärkelsens kansli: everything
+    COORDINATOR = "coordinator"  # samordnare på förvaltning/bolag: its own organisation
+    UNIT_CONTACT = "unit_contact"  # enhetens chef: its own entry
+    EXAMINER = "examiner"  # examinator: entries assigned to it
+    JURY = "jury"  # domarkommittén: examined entries
+
+
+ROLE_LABELS_SV: Mapping[Role, str] = {
+    Role.ADMIN: "Administratör",
+    Role.COORDINATOR: "Samordnare",
+    Role.UNIT_CONTACT: "Enhetens kontaktperson",
+    Role.EXAMINER: "Examinator",
+    Role.JURY: "Jurymedlem",
+}
+
+# Who may move an entry into each stage (besides the admin, who may do everything).
+MOVERS: Mapping[Stage, frozenset[Role]] = {
+    Stage.BOARD_DECISION: frozenset({Role.COORDINATOR}),
+    Stage.EXTRACT_SENT: frozenset({Role.COORDINATOR}),
+    Stage.SUBMITTED: frozenset({Role.UNIT_CONTACT, Role.COORDINATOR}),
+    Stage.EXAMINED: frozenset({Role.EXAMINER}),
+    Stage.FEEDBACK: frozenset({Role.EXAMINER}),
+    Stage.JURY: frozenset({Role.JURY}),
+    Stage.WITHDRAWN: frozenset({Role.COORDINATOR, Role.UNIT_CONTACT}),
+}
+# Who may notify (create) an entry.
+NOTIFIERS = frozenset({Role.ADMIN, Role.COORDINATOR})
+# The stages a jury member sees: examined entries and what follows.
+JURY_SEES = frozenset({Stage.EXAMINED, Stage.FEEDBACK, Stage.JURY})
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: int
+    name: str
+    role: Role
+    organisation_id: int | None = None
+    unit_id: int | None = None
+
+
+@dataclass(frozen=True)
+class EntryScope:
+    """What access rules need to know of an entry."""
+
+    organisation_id: int
+    unit_id: int
+    stage: Stage
+    examiner_ids: frozenset[int]
+
+
+def can_see(actor: Actor, entry: EntryScope) -> bool:
+    if actor.role == Role.ADMIN:
+        return True
+    if actor.role == Role.COORDINATOR:
+        return actor.organisation_id == entry.organisation_id
+    if actor.role == Role.UNIT_CONTACT:
+        return actor.unit_id == entry.unit_id
+    if actor.role == Role.EXAMINER:
+        return actor.user_id in entry.examiner_ids
+    return entry.stage in JURY_SEES  # Role.JURY
+
+
+def may_move(actor: Actor, entry: EntryScope, target: Stage) -> Reason | None:
+    """None when `actor` may move `entry` to `target`; else why not."""
+    if not can_see(actor, entry):
+        return Reason("forbidden", "Du har inte behörighet till den här posten.")
+    if actor.role == Role.ADMIN or actor.role in MOVERS.get(target, frozenset()):
+        return None
+    return Reason(
+        "forbidden",
+        f"Rollen {ROLE_LABELS_SV[actor.role].lower()} får inte flytta posten till {target.value}.",
+    )
+
+
+def examiner_conflict(examiner_organisation_id: int | None, entry: EntryScope) -> Reason | None:
+    """An examiner never examines an entry of their own administration (jäv)."""
+    if examiner_organisation_id is not None and examiner_organisation_id == entry.organisation_id:
+        return Reason(
+            "conflict_of_interest",
+            "Examinatorn tillhör samma förvaltning som enheten och kan inte examinera den (jäv).",
+        )
+    return None

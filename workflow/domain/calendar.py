@@ -1,0 +1,166 @@
+"""Deadline reminders, planned as data; pure. The clock and the holiday calendar come in as
+parameters (`now`, `is_working_day`), so every plan is reproducible in a test.
+
+Rules (from the award office's practice): reminders 14, 7, 2 and 0 days before each deadline,
+at 08:00 Europe/Stockholm on a Swedish working day — one that falls on a weekend or public
+holiday moves to the working day before; an overdue reminder the next working day after the
+deadline; escalation to the organisation's coordinator 3 working days after. Only entries still
+missing that fact get them, and never a withdrawn or decided entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from workflow.domain.messages import Recipient
+from workflow.domain.stages import TERMINAL_STAGES, Stage
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+SEND_TIME = time(8, 0)
+DEFAULT_OFFSETS: tuple[int, ...] = (14, 7, 2, 0)
+ESCALATION_WORKING_DAYS = 3
+
+IsWorkingDay = Callable[[date], bool]
+
+
+class Deadline(StrEnum):
+    CONTRIBUTION = "contribution"  # skriftligt bidrag
+    EXTRACT = "extract"  # protokollsutdrag
+
+
+class ReminderKind(StrEnum):
+    REMINDER = "reminder"
+    OVERDUE = "overdue"
+    ESCALATION = "escalation"
+
+
+@dataclass(frozen=True)
+class ReminderSubject:
+    """What planning needs to know of an entry."""
+
+    entry_id: int
+    stage: Stage
+    privately_run: bool
+    has_contribution: bool  # submitted, or kept ahead of its stage
+    has_extract: bool
+
+
+@dataclass(frozen=True)
+class PlannedReminder:
+    entry_id: int
+    deadline_kind: Deadline
+    deadline: date
+    kind: ReminderKind
+    days_before: int  # 0 on the deadline; negative for overdue and escalation
+    recipient: Recipient
+    send_at: datetime  # timezone-aware, UTC
+
+    @property
+    def key(self) -> str:
+        """Stable identity: the same reminder planned twice is one reminder, sent once."""
+        return (
+            f"reminder/{self.entry_id}/{self.deadline_kind}/{self.deadline.isoformat()}/"
+            f"{self.kind}/{self.days_before}"
+        )
+
+
+def working_day_on_or_before(day: date, is_working_day: IsWorkingDay) -> date:
+    while not is_working_day(day):
+        day -= timedelta(days=1)
+    return day
+
+
+def working_days_after(day: date, count: int, is_working_day: IsWorkingDay) -> date:
+    """The `count`-th working day after `day` (1 = the next working day)."""
+    while count > 0:
+        day += timedelta(days=1)
+        if is_working_day(day):
+            count -= 1
+    return day
+
+
+def send_time(day: date) -> datetime:
+    """08:00 in Stockholm on `day`, as UTC (07:00 in winter, 06:00 in summer)."""
+    return datetime.combine(day, SEND_TIME, tzinfo=STOCKHOLM).astimezone(UTC)
+
+
+def plan_reminders(
+    subject: ReminderSubject,
+    deadlines: dict[Deadline, date],
+    *,
+    now: datetime | None,
+    is_working_day: IsWorkingDay,
+    offsets: Iterable[int] = DEFAULT_OFFSETS,
+) -> list[PlannedReminder]:
+    """The entry's reminders, sorted by time. With `now`, only those still to come (see
+    `still_to_come`); with None, the whole plan, to tell which pending rows are still wanted."""
+    if subject.stage in TERMINAL_STAGES:
+        return []
+    offsets = tuple(sorted(set(offsets), reverse=True))
+    planned: list[PlannedReminder] = []
+    for deadline_kind, deadline in deadlines.items():
+        if not _missing(subject, deadline_kind):
+            continue
+        to = (
+            Recipient.UNIT_CONTACT
+            if deadline_kind == Deadline.CONTRIBUTION
+            else (Recipient.COORDINATOR)
+        )
+        by_day: dict[date, PlannedReminder] = {}
+        for offset in offsets:
+            day = working_day_on_or_before(deadline - timedelta(days=offset), is_working_day)
+            # Two offsets landing on one working day: the later (smaller offset) one wins.
+            by_day[day] = PlannedReminder(
+                subject.entry_id,
+                deadline_kind,
+                deadline,
+                ReminderKind.REMINDER,
+                offset,
+                to,
+                send_time(day),
+            )
+        overdue_day = working_days_after(deadline, 1, is_working_day)
+        escalation_day = working_days_after(deadline, ESCALATION_WORKING_DAYS, is_working_day)
+        planned.extend(by_day.values())
+        planned.append(
+            PlannedReminder(
+                subject.entry_id,
+                deadline_kind,
+                deadline,
+                ReminderKind.OVERDUE,
+                (deadline - overdue_day).days,
+                to,
+                send_time(overdue_day),
+            )
+        )
+        planned.append(
+            PlannedReminder(
+                subject.entry_id,
+                deadline_kind,
+                deadline,
+                ReminderKind.ESCALATION,
+                (deadline - escalation_day).days,
+                Recipient.COORDINATOR,
+                send_time(escalation_day),
+            )
+        )
+    planned.sort(key=lambda r: (r.send_at, r.key))
+    return planned if now is None else still_to_come(planned, now=now)
+
+
+def still_to_come(planned: Iterable[PlannedReminder], *, now: datetime) -> list[PlannedReminder]:
+    """Leave out reminders of days already past; one due earlier today is kept, so planning
+    during the day never drops the morning's reminder unsent."""
+    today = now.astimezone(STOCKHOLM).date()
+    return [r for r in planned if r.send_at.astimezone(STOCKHOLM).date() >= today]
+
+
+def _missing(subject: ReminderSubject, deadline_kind: Deadline) -> bool:
+    if deadline_kind == Deadline.CONTRIBUTION:
+        return not subject.has_contribution
+    # Privately run units have no board and so no minutes extract to send.
+    return not subject.privately_run and not subject.has_extract

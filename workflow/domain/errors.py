@@ -1,0 +1,53 @@
+"""Named failures of the workflow; entrypoints map each to an exit code or HTTP status once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why something was refused: a stable `code` for machines, a Swedish `message` for people."""
+
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+class WorkflowError(Exception):
+    """Base of every refusal the workflow raises on purpose."""
+
+    def __init__(self, reasons: tuple[Reason, ...] | list[Reason]) -> None:
+        self.reasons = tuple(reasons)
+        super().__init__("; ".join(reason.message for reason in self.reasons))
+
+
+class NotFound(WorkflowError):
+    """The named cycle, organisation, unit or entry does not exist."""
+
+
+class StaleVersion(WorkflowError):
+    """The change was based on a version that is no longer current; nothing was changed."""
+
+
+class TransitionRefused(WorkflowError):
+    """The transition table or one of its guards refused the change."""
+
+
+class Ineligible(WorkflowError):
+    """The unit fails one or more eligibility rules of the award."""
+
+
+class InvalidInput(WorkflowError):
+    """The input is malformed (a date, a number, a CSV row, deadlines out of order)."""
+
+
+class Conflict(WorkflowError):
+    """The change collides with existing data (a duplicate entry, a name already taken)."""
+
+
+def refusal(error: type[WorkflowError], code: str, message: str) -> WorkflowError:
+    """Build a one-reason error, the common case."""
+    return error((Reason(code, message),))

@@ -1,0 +1,146 @@
+"""Eligibility rules, the data each stage needs, and cycle checks; pure, standard library only.
+
+Every check returns *all* the reasons it finds, so a person fixes a form once, not rule by rule.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+from workflow.domain.errors import Reason
+
+MIN_STAFF_INCLUDING_MANAGER = 5
+MIN_SHARE_STOCKHOLM_RESIDENTS = 0.51
+AWARD_OFFICE_EMAIL = "kvalitetsutmarkelsen@stockholm.se"
+
+# The jury's classes (klasser), code → Swedish name as the seeds write it.
+AWARD_CLASSES: Mapping[str, str] = {
+    "forskola": "förskola",
+    "skola": "skola",
+    "aldreomsorg": "äldreomsorg",
+    "socialtjanst": "socialtjänst",
+    "andra_verksamheter": "andra verksamheter",
+}
+
+BOARD_DECISIONS: Mapping[str, str] = {
+    "approved": "godkänner deltagandet",
+    "noted": "noterar anmälan och lägger den till handlingarna",
+}
+JURY_OUTCOMES: Mapping[str, str] = {
+    "winner": "vinnare i sin klass",
+    "not_awarded": "ej tilldelad utmärkelsen",
+}
+
+
+@dataclass(frozen=True)
+class UnitFacts:
+    """What the award's conditions are checked against (from the unit's registration)."""
+
+    staff_count: int
+    manager_has_budget_and_staff_responsibility: bool
+    has_business_plan: bool
+    share_stockholm_residents: float
+    budget_in_balance: bool
+    privately_run: bool
+
+
+def eligibility_reasons(facts: UnitFacts) -> tuple[Reason, ...]:
+    """Every rule the unit fails; empty when it may take part."""
+    reasons: list[Reason] = []
+    if not facts.manager_has_budget_and_staff_responsibility:
+        reasons.append(
+            Reason("manager_responsibility", "Enheten saknar chef med budget- och personalansvar.")
+        )
+    if not facts.has_business_plan:
+        reasons.append(Reason("business_plan", "Enheten saknar verksamhetsplan med mål."))
+    if facts.staff_count < MIN_STAFF_INCLUDING_MANAGER:
+        reasons.append(
+            Reason(
+                "staff_count",
+                f"Enheten har {facts.staff_count} medarbetare; minst "
+                f"{MIN_STAFF_INCLUDING_MANAGER} inklusive chef krävs.",
+            )
+        )
+    if facts.share_stockholm_residents < MIN_SHARE_STOCKHOLM_RESIDENTS:
+        reasons.append(
+            Reason(
+                "share_stockholm_residents",
+                f"{facts.share_stockholm_residents:.0%} av verksamheten riktar sig till "
+                f"stockholmare; minst {MIN_SHARE_STOCKHOLM_RESIDENTS:.0%} krävs.",
+            )
+        )
+    return tuple(reasons)
+
+
+def unit_fact_reasons(staff_count: int, share_stockholm_residents: float) -> tuple[Reason, ...]:
+    """Values that cannot be true of any unit (as opposed to values that make it ineligible)."""
+    reasons: list[Reason] = []
+    if staff_count < 0:
+        reasons.append(Reason("staff_count_invalid", "Antal medarbetare kan inte vara negativt."))
+    if not 0.0 <= share_stockholm_residents <= 1.0:
+        reasons.append(
+            Reason(
+                "share_invalid",
+                "Andelen för stockholmare anges som ett tal mellan 0 och 1 (t.ex. 0.8).",
+            )
+        )
+    return tuple(reasons)
+
+
+def normalise_award_class(value: str) -> str | None:
+    """The class code for a code or a Swedish name ("socialtjänst" → "socialtjanst")."""
+    # NFC: a pasted "ä" may arrive as "a" plus a combining mark.
+    wanted = unicodedata.normalize("NFC", value).strip().lower()
+    for code, name in AWARD_CLASSES.items():
+        if wanted in (code, name):
+            return code
+    return None
+
+
+def cycle_reasons(
+    year: int, contribution_deadline: date, extract_deadline: date, winners_date: date
+) -> tuple[Reason, ...]:
+    """A cycle's dates must lie in its year and come in the order the process runs."""
+    reasons: list[Reason] = []
+    named = {
+        "contribution_deadline": contribution_deadline,
+        "extract_deadline": extract_deadline,
+        "winners_date": winners_date,
+    }
+    for name, day in named.items():
+        if day.year != year:
+            reasons.append(Reason("date_outside_year", f"{name} ({day}) ligger inte år {year}."))
+    if contribution_deadline > extract_deadline:
+        reasons.append(
+            Reason(
+                "deadlines_out_of_order",
+                "Sista dag för bidraget får inte ligga efter sista dag för protokollsutdraget.",
+            )
+        )
+    if extract_deadline >= winners_date:
+        reasons.append(
+            Reason(
+                "deadlines_out_of_order",
+                "Vinnarna utses efter sista dag för protokollsutdraget.",
+            )
+        )
+    return tuple(reasons)
+
+
+def parse_date(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        return None
+
+
+_EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
+
+
+def is_email(value: str) -> bool:
+    """A plain address, nothing that could smuggle a second header or recipient."""
+    return bool(_EMAIL.match(value)) and "\n" not in value and "\r" not in value

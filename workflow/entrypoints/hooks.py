@@ -1,0 +1,83 @@
+"""Webhook registration under /api/v1/webhooks (admin only)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import col, select
+
+from workflow import webhooks
+from workflow.domain.access import Role
+from workflow.entrypoints.api import ActorDep, SessionDep, require
+from workflow.models import OutboxMessage, Webhook
+from workflow.settings import get_settings
+
+router = APIRouter(prefix="/api/v1")
+
+
+class WebhookCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=1, max_length=2000)
+    secret: str = Field(min_length=1, max_length=500)
+
+
+class WebhookPublic(BaseModel):
+    id: int
+    url: str
+    active: bool
+    created_by: str
+
+
+@router.post("/webhooks", status_code=201, response_model=WebhookPublic)
+def create_webhook(body: WebhookCreate, session: SessionDep, actor: ActorDep) -> Webhook:
+    """Register a URL and a secret; every later transition is POSTed there, signed."""
+    require(actor, Role.ADMIN)
+    return webhooks.register_webhook(
+        session,
+        url=body.url,
+        secret=body.secret,
+        created_by=actor.name,
+        now=datetime.now(UTC),
+        settings=get_settings(),
+    )
+
+
+@router.get("/webhooks", response_model=list[WebhookPublic])
+def list_webhooks(session: SessionDep, actor: ActorDep) -> list[Webhook]:
+    require(actor, Role.ADMIN)
+    return list(session.exec(select(Webhook).order_by(col(Webhook.id))).all())
+
+
+@router.delete("/webhooks/{webhook_id}", status_code=204)
+def delete_webhook(webhook_id: int, session: SessionDep, actor: ActorDep) -> Response:
+    require(actor, Role.ADMIN)
+    webhooks.delete_webhook(session, webhook_id)
+    return Response(status_code=204)
+
+
+@router.get("/webhooks/{webhook_id}/deliveries")
+def deliveries(webhook_id: int, session: SessionDep, actor: ActorDep) -> list[dict[str, Any]]:
+    """The delivery log: every event, its status, attempts and last error."""
+    require(actor, Role.ADMIN)
+    rows = session.exec(
+        select(OutboxMessage)
+        .where(OutboxMessage.channel == "webhook", OutboxMessage.recipient == str(webhook_id))
+        .order_by(col(OutboxMessage.id))
+    ).all()
+    return [
+        {
+            "delivery_id": m.payload.get("delivery_id"),
+            "entry_id": m.entry_id,
+            "from": m.payload.get("from"),
+            "to": m.payload.get("to"),
+            "status": m.status,
+            "attempts": m.attempts,
+            "last_error": m.last_error,
+            "sent_at": m.sent_at.isoformat() if m.sent_at else None,
+        }
+        for m in rows
+    ]

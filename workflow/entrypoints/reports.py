@@ -1,0 +1,90 @@
+"""GET /api/v1/organisations/{id}/report: the board report draft (tjänsteutlåtande) as a file.
+
+An administrator may fetch any organisation's draft, a coordinator only its own organisation's;
+every other role is refused (403). The file comes as an attachment with a Swedish filename.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from workflow import auth, documents
+from workflow.domain.access import Actor, Role
+from workflow.domain.errors import refusal
+from workflow.entrypoints.api import ActorDep, SessionDep
+
+router = APIRouter(prefix="/api/v1", tags=["reports"])
+
+
+def may_fetch_report(actor: Actor, organisation_id: int) -> None:
+    """Admin: any organisation; coordinator: its own; anyone else: Forbidden (403)."""
+    if actor.role == Role.ADMIN:
+        return
+    if actor.role == Role.COORDINATOR and actor.organisation_id == organisation_id:
+        return
+    raise refusal(
+        auth.Forbidden,
+        "forbidden",
+        "Bara kvalitetsutmärkelsens administratörer och organisationens samordnare kan hämta "
+        "tjänsteutlåtandet.",
+    )
+
+
+def download_response(filename: str, content_type: str, data: bytes) -> Response:
+    """The file as a download: `filename*` (RFC 6266/5987) in UTF-8, an ASCII `filename` too."""
+    disposition = (
+        f'attachment; filename="{documents.ascii_filename(filename)}"; '
+        f"filename*=UTF-8''{quote(filename, safe='')}"
+    )
+    return Response(
+        content=data,
+        media_type=content_type,
+        headers={
+            "Content-Disposition": disposition,
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.get(
+    "/organisations/{organisation_id}/report",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Utkast till tjänsteutlåtande",
+            "content": {documents.DOCX_CONTENT_TYPE: {}, documents.PDF_CONTENT_TYPE: {}},
+        },
+        403: {"description": "Rollen får inte hämta organisationens tjänsteutlåtande"},
+        404: {"description": "Okänd organisation, eller inga anmälningar det året"},
+        422: {"description": "Okänt format eller förslag"},
+    },
+)
+def board_report(
+    organisation_id: int,
+    session: SessionDep,
+    actor: ActorDep,
+    year: Annotated[int, Query(description="Omgångens år, t.ex. 2024")],
+    fmt: Annotated[str, Query(alias="format", max_length=10, description="docx eller pdf")] = (
+        "docx"
+    ),
+    proposal: Annotated[
+        str | None,
+        Query(
+            max_length=10,
+            description="approve (godkänner) eller note (noterar) för enheter utan "
+            "registrerat nämndbeslut; standard approve",
+        ),
+    ] = None,
+) -> Response:
+    """The draft for the organisation's units in the cycle `year`, as DOCX (default) or PDF."""
+    may_fetch_report(actor, organisation_id)
+    preparation = documents.ReportPreparation(proposal=proposal) if proposal else None
+    filename, content_type, data = documents.report_for(
+        session, organisation_id, year, fmt, preparation=preparation
+    )
+    return download_response(filename, content_type, data)

@@ -1,0 +1,264 @@
+"""Request and response shapes of the HTTP API (JSON field names are a contract).
+
+Every request model refuses unknown fields, bounds every number to what the database columns
+hold (a 32-bit id, a year the award can have) and refuses text no database can store (NUL,
+unpaired surrogates), so malformed input is a 422 with its field named, never a 500.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+)
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in both databases
+MIN_YEAR, MAX_YEAR = 2000, 2100
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Year = Annotated[int, Field(ge=MIN_YEAR, le=MAX_YEAR)]
+Email = Annotated[str, Field(max_length=254)]
+
+
+def storable_text_problem(value: str) -> str | None:
+    """Why `value` cannot be stored as text (PostgreSQL refuses NUL; UTF-8 refuses a lone
+    surrogate), or None."""
+    if "\x00" in value:
+        return "får inte innehålla NUL-tecken"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "är inte giltig UTF-8"
+    return None
+
+
+def _check_storable(value: Any) -> Any:
+    if isinstance(value, str):
+        problem = storable_text_problem(value)
+        if problem is not None:
+            raise ValueError(f"texten {problem}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_storable(key)
+            _check_storable(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_storable(item)
+    return value
+
+
+_CLOCK = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+_CLOCK_SCHEMA = {"type": "string", "pattern": f"^{_CLOCK.pattern}$", "examples": ["13:00"]}
+
+
+def _clock_time(value: Any) -> Any:
+    """'HH:MM', Stockholm time. JSON Schema's `format: time` means RFC 3339 with an offset,
+    which a wall-clock time in Stockholm has not: so a plain pattern, in and out."""
+    if isinstance(value, time):
+        return value
+    if not isinstance(value, str) or not _CLOCK.fullmatch(value):
+        raise ValueError("Ange tiden som TT:MM, svensk tid (t.ex. 13:00).")
+    return time(int(value[:2]), int(value[3:]))
+
+
+LocalTime = Annotated[
+    time,
+    BeforeValidator(_clock_time),
+    PlainSerializer(lambda t: f"{t:%H:%M}", return_type=str),
+    WithJsonSchema(_CLOCK_SCHEMA),
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return _check_storable(value)
+
+
+class CycleCreate(Strict):
+    year: Year
+    contribution_deadline: date
+    extract_deadline: date
+    winners_date: date
+    award_office_email: Email | None = None
+    classes: list[Annotated[str, Field(max_length=100)]] | None = Field(default=None, max_length=20)
+    ceremony_starts_at: LocalTime | None = Field(
+        default=None, description="The prize ceremony, Stockholm time (default 15:00)."
+    )
+    ceremony_ends_at: LocalTime | None = Field(
+        default=None, description="Stockholm time, after ceremony_starts_at (default 17:00)."
+    )
+
+
+class CyclePublic(BaseModel):
+    id: int
+    year: int
+    contribution_deadline: date
+    extract_deadline: date
+    winners_date: date
+    award_office_email: str
+    classes: list[str]
+    ceremony_starts_at: LocalTime | None = None
+    ceremony_ends_at: LocalTime | None = None
+
+
+class OrganisationCreate(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    board: str = Field(min_length=1, max_length=200)
+    kind: Literal["forvaltning", "bolag"]
+    coordinator_email: Email | None = None
+
+
+class OrganisationPublic(BaseModel):
+    id: int
+    name: str
+    board: str
+    kind: str
+    coordinator_email: str | None
+
+
+class UnitCreate(Strict):
+    organisation_id: Id
+    name: str = Field(min_length=1, max_length=200)
+    staff_count: int = Field(ge=0, le=1_000_000)
+    manager_has_budget_and_staff_responsibility: bool
+    has_business_plan: bool
+    share_stockholm_residents: float = Field(ge=0.0, le=1.0)
+    budget_in_balance: bool
+    privately_run: bool
+    contact_email: Email | None = None
+    earlier_participation_years: list[Annotated[int, Field(ge=1900, le=MAX_YEAR)]] = Field(
+        default_factory=list, max_length=100
+    )
+    earlier_participation_count: int = Field(default=0, ge=0, le=1000)
+
+
+class UnitPublic(BaseModel):
+    id: int
+    organisation_id: int
+    name: str
+    staff_count: int
+    manager_has_budget_and_staff_responsibility: bool
+    has_business_plan: bool
+    share_stockholm_residents: float
+    budget_in_balance: bool
+    privately_run: bool
+    contact_email: str | None
+    earlier_participation_years: list[int]
+    earlier_participation_count: int
+
+
+class EntryCreate(Strict):
+    unit_id: Id
+    year: Year
+    award_class: str = Field(min_length=1, max_length=50)
+
+
+class EntryPublic(BaseModel):
+    id: int
+    unit_id: int
+    unit: str
+    organisation_id: int
+    organisation: str
+    privately_run: bool
+    year: int
+    award_class: str
+    stage: str
+    stage_label: str
+    version: int
+    allowed_transitions: list[str]
+    facts: dict[str, dict[str, str]]
+    pending: dict[str, dict[str, str]]
+    created_at: str
+    updated_at: str
+
+
+DataValue = Annotated[str, Field(max_length=5000)] | int | float | bool | None
+
+
+class TransitionRequest(Strict):
+    to: str = Field(min_length=1, max_length=50)
+    version: int = Field(ge=0, le=MAX_ID)
+    note: str | None = Field(default=None, max_length=5000)
+    data: dict[Annotated[str, Field(max_length=100)], DataValue] = Field(
+        default_factory=dict, max_length=50
+    )
+
+
+class SiteVisitRequest(Strict):
+    """Book the examiners' site visit (platsbesök) on a submitted entry."""
+
+    site_visit_on: date
+    version: int = Field(ge=0, le=MAX_ID)
+    note: str | None = Field(default=None, max_length=5000)
+    starts_at: LocalTime | None = Field(
+        default=None, description="Stockholm time, e.g. 13:00 (default 09:00)."
+    )
+    ends_at: LocalTime | None = Field(
+        default=None, description="Stockholm time, after starts_at (default 12:00)."
+    )
+
+
+class HistoryEventPublic(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    version: int
+    from_: str | None = Field(alias="from", serialization_alias="from")
+    to: str
+    actor: str
+    at: str
+    note: str | None
+    data: dict[str, Any]
+
+
+class ExaminerAssign(Strict):
+    user_id: Id
+
+
+class ExaminerAssignmentPublic(BaseModel):
+    entry_id: int
+    user_id: int
+
+
+class DocumentPublic(BaseModel):
+    id: int
+    filename: str
+    size: int
+
+
+class OutboxPublic(BaseModel):
+    id: int
+    entry_id: int | None
+    kind: str
+    to: str
+    subject: str
+    status: str
+    attempts: int
+    last_error: str | None
+    due_at: str
+    sent_at: str | None
+    message_id: str
+
+
+class ReasonPublic(BaseModel):
+    code: str
+    message: str
+
+
+class Problem(BaseModel):
+    """Every refusal: a sentence for people and the reasons with their stable codes."""
+
+    detail: str
+    reasons: list[ReasonPublic]

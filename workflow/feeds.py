@@ -1,0 +1,537 @@
+"""iCalendar (RFC 5545): the subscribable feeds, the site-visit invitation and the feed tokens.
+
+A feed holds, for every cycle, the deadlines, the winners' day and the ceremony in Stadshuset,
+and for every entry (of one organisation, or of the whole city) its board meeting and its site
+visit. Timed events are in Europe/Stockholm with a VTIMEZONE; all-day events are DATE values.
+Every event has a UID derived from what it is (`site-visit-41@kvalitet.stockholm.se`), so a
+calendar app that fetches the feed again updates its events instead of adding copies, and the
+invitation e-mailed for a site visit is the same event as the one in the feed.
+
+A calendar app cannot log in, so a feed is reached with a random token in its URL. The token is
+shown once and stored as sha256; a wrong token, a revoked one and an unknown organisation are
+all refused with the one same message, so the answer never tells which of them it was.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from icalendar import (
+    Calendar,
+    Event,
+    Timezone,
+    TimezoneDaylight,
+    TimezoneStandard,
+    vCalAddress,
+    vDuration,
+)
+from sqlmodel import Session, col, select
+
+from workflow.auth import hash_token
+from workflow.domain.calendar import STOCKHOLM
+from workflow.domain.errors import NotFound, Reason, refusal
+from workflow.domain.rules import BOARD_DECISIONS, is_email
+from workflow.domain.stages import Stage
+from workflow.models import Cycle, Entry, FeedToken, Organisation, Unit
+
+UID_DOMAIN = "kvalitet.stockholm.se"
+PRODID = "-//Stockholms stad//Kvalitetsutmärkelsen//SV"
+TZID = "Europe/Stockholm"
+CALENDAR_NAME = "Kvalitetsutmärkelsen"
+CEREMONY_PLACE = "Stadshuset, Hantverkargatan 1, Stockholm"
+# Not (yet) carried by the cycle: the usual times, in Stockholm.
+CEREMONY_TIME = (time(15, 0), time(17, 0))  # when a cycle names no hours
+SITE_VISIT_TIME = (time(9, 0), time(12, 0))  # when a booking names no hours
+REFRESH = timedelta(hours=1)  # how often a subscribing app should fetch the feed again
+
+FEED_NOT_FOUND = Reason(
+    "calendar_not_found",
+    "Kalendern finns inte. Länken kan vara fel eller återkallad; be om en ny länk.",
+)
+
+
+def feed_not_found() -> NotFound:
+    """The one refusal for a wrong token, a revoked token and an unknown organisation."""
+    return NotFound((FEED_NOT_FOUND,))
+
+
+# --- the time zone ---------------------------------------------------------------------------
+
+
+def stockholm_vtimezone(first_year: int, last_year: int) -> Timezone:
+    """A VTIMEZONE for Europe/Stockholm covering `first_year` to `last_year`, from zoneinfo.
+
+    Written here rather than with icalendar's `Timezone.from_tzinfo`: that one (7.3) gives the
+    spring observance DTSTART 03:00 with TZOFFSETFROM +0100, an onset an hour late, whereas RFC
+    5545 §3.6.5 reads DTSTART in the offset *before* the change (02:00 for Stockholm).
+    """
+    return Timezone.from_ical(_vtimezone_ical(first_year, last_year))  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=16)
+def _vtimezone_ical(first_year: int, last_year: int) -> bytes:
+    zone = ZoneInfo(TZID)
+    start = datetime(first_year, 1, 1, tzinfo=zone)
+    end = datetime(last_year + 1, 1, 1, tzinfo=zone)
+    timezone = Timezone()
+    timezone.add("TZID", TZID)
+    timezone.add("X-LIC-LOCATION", TZID)
+    # The observance in force when the range begins, then one per kind of change, the later
+    # changes of the same kind as RDATEs; every onset is local time in TZOFFSETFROM.
+    first_offset = _offset(start)
+    observances: dict[tuple[timedelta, timedelta, str, bool], list[datetime]] = {
+        (first_offset, first_offset, start.tzname() or TZID, bool(start.dst())): [
+            start.replace(tzinfo=None)
+        ]
+    }
+    for instant, before, after in _transitions(zone, start, end):
+        local = instant.astimezone(zone)
+        key = (before, after, local.tzname() or TZID, bool(local.dst()))
+        onset = (instant + before).replace(tzinfo=None)
+        observances.setdefault(key, []).append(onset)
+    for (before, after, name, daylight), onsets in observances.items():
+        observance = TimezoneDaylight() if daylight else TimezoneStandard()
+        observance.add("DTSTART", onsets[0])
+        if onsets[1:]:
+            observance.add("RDATE", onsets[1:])
+        observance.add("TZNAME", name)
+        observance.add("TZOFFSETFROM", before)
+        observance.add("TZOFFSETTO", after)
+        timezone.add_component(observance)
+    return bytes(timezone.to_ical())
+
+
+def _offset(moment: datetime) -> timedelta:
+    offset = moment.utcoffset()
+    assert offset is not None
+    return offset
+
+
+def _transitions(
+    zone: ZoneInfo, start: datetime, end: datetime
+) -> list[tuple[datetime, timedelta, timedelta]]:
+    """(UTC instant, offset before, offset after) of every offset change in [start, end)."""
+    found: list[tuple[datetime, timedelta, timedelta]] = []
+    low = int(start.timestamp())
+    stop = int(end.timestamp())
+    offset = _offset(datetime.fromtimestamp(low, zone))
+    day = 86_400  # zones change offset at most once a day
+    while low < stop:
+        high = min(low + day, stop)
+        after = _offset(datetime.fromtimestamp(high, zone))
+        if after != offset:
+            lo, hi = low, high  # offset(lo) == offset, offset(hi) == after: bisect to the second
+            while hi - lo > 1:
+                middle = (lo + hi) // 2
+                if _offset(datetime.fromtimestamp(middle, zone)) == offset:
+                    lo = middle
+                else:
+                    hi = middle
+            found.append((datetime.fromtimestamp(hi, UTC), offset, after))
+            offset = after
+        low = high
+    return found
+
+
+# --- events ----------------------------------------------------------------------------------
+
+
+def event_uid(kind: str, ident: int) -> str:
+    """Stable: the same deadline or visit always has the same UID, feed after feed."""
+    return f"{kind}-{ident}@{UID_DOMAIN}"
+
+
+def site_visit_uid(entry_id: int) -> str:
+    return event_uid("site-visit", entry_id)
+
+
+def fact_date(facts: Mapping[str, Mapping[str, Any]], stage: str, name: str) -> date | None:
+    """A date recorded with `stage` (ISO text in the entry's facts), or None."""
+    value = (facts.get(stage) or {}).get(name)
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def site_visit_day(facts: Mapping[str, Mapping[str, Any]]) -> date | None:
+    """The day of the site visit: as examined when that is recorded, else as booked."""
+    return fact_date(facts, Stage.EXAMINED, "site_visit_on") or fact_date(
+        facts, "site_visit", "site_visit_on"
+    )
+
+
+def site_visit_span(starts_at: time | None, ends_at: time | None) -> tuple[time, time]:
+    """The hours of a visit from what a booking gave: both, one (the visit then lasts as
+    long as the default one, within the day), or none (the default)."""
+    return _span(starts_at, ends_at, SITE_VISIT_TIME)
+
+
+def ceremony_span(starts_at: time | None, ends_at: time | None) -> tuple[time, time]:
+    """The ceremony's hours from what the cycle gave, like `site_visit_span` (15:00–17:00)."""
+    return _span(starts_at, ends_at, CEREMONY_TIME)
+
+
+def _span(
+    starts_at: time | None, ends_at: time | None, default: tuple[time, time]
+) -> tuple[time, time]:
+    default_start, default_end = default
+    day = date(2000, 1, 1)  # any day: only the clock times matter
+    length = datetime.combine(day, default_end) - datetime.combine(day, default_start)
+    if starts_at is not None and ends_at is None:
+        latest = datetime.combine(day, time(23, 59))
+        return starts_at, min(datetime.combine(day, starts_at) + length, latest).time()
+    if ends_at is not None and starts_at is None:
+        earliest = datetime.combine(day, time(0, 0))
+        return max(datetime.combine(day, ends_at) - length, earliest).time(), ends_at
+    return starts_at or default_start, ends_at or default_end
+
+
+def site_visit_hours(facts: Mapping[str, Mapping[str, Any]]) -> tuple[time, time]:
+    """When the booked site visit starts and ends (Stockholm time); 09:00–12:00 if the
+    booking named no hours."""
+    booked = facts.get("site_visit") or {}
+    try:
+        return (time.fromisoformat(booked["starts_at"]), time.fromisoformat(booked["ends_at"]))
+    except (KeyError, TypeError, ValueError):
+        return SITE_VISIT_TIME
+
+
+def _stockholm(day: date, at: time) -> datetime:
+    return datetime.combine(day, at, tzinfo=STOCKHOLM)
+
+
+def _all_day(
+    uid: str, day: date, summary: str, stamp: datetime, *, description: str | None = None
+) -> Event:
+    event = Event()
+    event.add("UID", uid)
+    event.add("DTSTAMP", stamp)
+    event.add("DTSTART", day)
+    event.add("DTEND", day + timedelta(days=1))  # exclusive: a one-day event
+    event.add("SUMMARY", summary)
+    if description:
+        event.add("DESCRIPTION", description)
+    event.add("TRANSP", "TRANSPARENT")  # a deadline does not make anyone busy
+    return event
+
+
+def _timed(
+    uid: str,
+    day: date,
+    hours: tuple[time, time],
+    summary: str,
+    stamp: datetime,
+    *,
+    location: str,
+    description: str,
+) -> Event:
+    event = Event()
+    event.add("UID", uid)
+    event.add("DTSTAMP", stamp)
+    event.add("DTSTART", _stockholm(day, hours[0]))  # TZID=Europe/Stockholm
+    event.add("DTEND", _stockholm(day, hours[1]))
+    event.add("SUMMARY", summary)
+    event.add("LOCATION", location)
+    event.add("DESCRIPTION", description)
+    return event
+
+
+def _cycle_events(cycle: Cycle, stamp: datetime) -> list[Event]:
+    year = cycle.year
+    award = f"Kvalitetsutmärkelsen {year}"
+    ceremony = _timed(
+        event_uid("ceremony", year),
+        cycle.winners_date,
+        ceremony_span(cycle.ceremony_starts_at, cycle.ceremony_ends_at),
+        f"Prisutdelning i Stadshuset – {award}",
+        stamp,
+        location=CEREMONY_PLACE,
+        description=(
+            "Vinnarna i Stockholms stads kvalitetsutmärkelse får sina priser i Stadshuset."
+        ),
+    )
+    return [
+        _all_day(
+            event_uid("contribution-deadline", year),
+            cycle.contribution_deadline,
+            f"Sista dag för skriftligt bidrag – {award}",
+            stamp,
+            description="Det skriftliga bidraget och en kort presentation av enheten.",
+        ),
+        _all_day(
+            event_uid("extract-deadline", year),
+            cycle.extract_deadline,
+            f"Sista dag för protokollsutdrag – {award}",
+            stamp,
+            description=f"Protokollsutdraget mejlas till {cycle.award_office_email}.",
+        ),
+        _all_day(
+            event_uid("winners-day", year),
+            cycle.winners_date,
+            f"Vinnarna utses – {award}",
+            stamp,
+            description="Domarkommittén utser vinnarna i varje klass.",
+        ),
+        ceremony,
+    ]
+
+
+def _site_visit_summary(unit: Unit) -> str:
+    return f"Platsbesök hos {unit.name} – Kvalitetsutmärkelsen"
+
+
+def _site_visit_event(
+    entry: Entry, unit: Unit, organisation: Organisation, day: date, stamp: datetime
+) -> Event:
+    event = _timed(
+        site_visit_uid(entry.id or 0),
+        day,
+        site_visit_hours(entry.facts),
+        _site_visit_summary(unit),
+        stamp,
+        location=f"{unit.name}, {organisation.name}",
+        description=(
+            "Examinatorerna besöker enheten och intervjuar chefen och medarbetarna "
+            "inom Stockholms stads kvalitetsutmärkelse."
+        ),
+    )
+    # The entry's version only grows, and every rebooking moves it on: a later copy of this
+    # event (in the feed or in an invitation) always supersedes an earlier one.
+    event.add("SEQUENCE", entry.version)
+    return event
+
+
+def _entry_events(
+    entry: Entry, unit: Unit, organisation: Organisation, stamp: datetime
+) -> list[Event]:
+    events: list[Event] = []
+    meeting = fact_date(entry.facts, Stage.BOARD_DECISION, "meeting_date")
+    if meeting is not None:
+        decision = entry.facts[Stage.BOARD_DECISION].get("decision", "")
+        events.append(
+            _all_day(
+                event_uid("board-meeting", entry.id or 0),
+                meeting,
+                f"{organisation.board} behandlar deltagandet – {unit.name}",
+                stamp,
+                description=(
+                    f"Nämnden {BOARD_DECISIONS[decision]}."
+                    if decision in BOARD_DECISIONS
+                    else "Nämnden behandlar enhetens deltagande i kvalitetsutmärkelsen."
+                ),
+            )
+        )
+    visit = site_visit_day(entry.facts)
+    if visit is not None:
+        event = _site_visit_event(entry, unit, organisation, visit, stamp)
+        if entry.stage == Stage.WITHDRAWN:
+            event.add("STATUS", "CANCELLED")
+        events.append(event)
+    return events
+
+
+def _calendar(method: str, name: str | None = None) -> Calendar:
+    calendar = Calendar()
+    calendar.add("PRODID", PRODID)
+    calendar.add("VERSION", "2.0")
+    calendar.add("CALSCALE", "GREGORIAN")
+    calendar.add("METHOD", method)
+    if name:  # a feed's name, as the subscribing app shows it
+        calendar.add("NAME", name)  # RFC 7986
+        calendar.add("X-WR-CALNAME", name)  # the same, for the apps that only know this one
+        calendar.add("X-WR-TIMEZONE", TZID)
+    return calendar
+
+
+def _years(days: Iterable[date], fallback: int) -> tuple[int, int]:
+    years = [day.year for day in days] or [fallback]
+    return min(years), max(years)
+
+
+def cycle_calendar(session: Session, *, organisation_id: int | None, now: datetime) -> bytes:
+    """The feed: every cycle's dates, and the board meetings and site visits of the entries of
+    `organisation_id` (None: of every organisation). An unknown organisation is refused with
+    `FEED_NOT_FOUND`, the same answer as for a wrong token."""
+    name = f"{CALENDAR_NAME} – Stockholms stad"
+    if organisation_id is not None:
+        organisation = session.get(Organisation, organisation_id)
+        if organisation is None:
+            raise feed_not_found()
+        name = f"{CALENDAR_NAME} – {organisation.name}"
+    stamp = now.astimezone(UTC)
+    cycles = session.exec(select(Cycle).order_by(col(Cycle.year))).all()
+    query = (
+        select(Entry, Unit, Organisation)
+        .join(Unit, col(Unit.id) == Entry.unit_id)
+        .join(Organisation, col(Organisation.id) == Unit.organisation_id)
+        .order_by(col(Entry.id))
+    )
+    if organisation_id is not None:
+        query = query.where(Unit.organisation_id == organisation_id)
+    events = [event for cycle in cycles for event in _cycle_events(cycle, stamp)]
+    for entry, unit, owner in session.exec(query).all():
+        events.extend(_entry_events(entry, unit, owner, stamp))
+
+    calendar = _calendar("PUBLISH", name)
+    calendar.add("REFRESH-INTERVAL", REFRESH, parameters={"VALUE": "DURATION"})  # RFC 7986
+    calendar.add("X-PUBLISHED-TTL", vDuration(REFRESH))  # the same, for older apps
+    first, last = _years(
+        (e.decoded("DTSTART") for e in events if isinstance(e.decoded("DTSTART"), datetime)),
+        stamp.astimezone(STOCKHOLM).year,
+    )
+    calendar.add_component(stockholm_vtimezone(first, last))
+    for event in sorted(events, key=_event_order):
+        calendar.add_component(event)
+    return bytes(calendar.to_ical())
+
+
+def _event_order(event: Event) -> tuple[str, str]:
+    start = event.decoded("DTSTART")
+    day = start.astimezone(STOCKHOLM).isoformat() if isinstance(start, datetime) else start
+    return str(day), str(event["UID"])
+
+
+# --- the site-visit invitation ----------------------------------------------------------------
+
+
+def site_visit_invitation(
+    entry: Entry,
+    unit: Unit,
+    organisation: Organisation,
+    day: date,
+    organiser_email: str,
+    attendee_email: str,
+    *,
+    now: datetime | None = None,
+) -> str:
+    """An iTIP invitation (METHOD:REQUEST) to the site visit, for the e-mail to the unit.
+
+    Its UID is the feed's site-visit UID, so the mail client and a subscribed feed show one
+    event; SEQUENCE is the entry's version, so a rebooking replaces the earlier invitation.
+    Raises ValueError for an address that is not one plain e-mail address.
+    """
+    for label, address in (("arrangör", organiser_email), ("deltagare", attendee_email)):
+        if not is_email(address) or address != address.strip() or "\n" in address:
+            raise ValueError(f"Ogiltig e-postadress för {label}: {address!r}")
+    stamp = (now or datetime.now(UTC)).astimezone(UTC)
+    event = _site_visit_event(entry, unit, organisation, day, stamp)
+    organiser = vCalAddress(f"mailto:{organiser_email}")
+    organiser.params["CN"] = "Kvalitetsutmärkelsen, Stockholms stad"
+    attendee = vCalAddress(f"mailto:{attendee_email}")
+    attendee.params["CN"] = unit.name.replace('"', "'")  # RFC 5545: no DQUOTE in a parameter
+    attendee.params["CUTYPE"] = "INDIVIDUAL"
+    attendee.params["ROLE"] = "REQ-PARTICIPANT"
+    attendee.params["PARTSTAT"] = "NEEDS-ACTION"
+    attendee.params["RSVP"] = "TRUE"
+    event.add("ORGANIZER", organiser)
+    event.add("ATTENDEE", attendee)
+    event.add("STATUS", "CONFIRMED")
+
+    calendar = _calendar("REQUEST")
+    calendar.add_component(stockholm_vtimezone(day.year, day.year))
+    calendar.add_component(event)
+    return bytes(calendar.to_ical()).decode("utf-8")
+
+
+def site_visit_invitation_for(
+    session: Session,
+    entry_id: int,
+    day: date,
+    *,
+    now: datetime | None = None,
+    attendee_email: str | None = None,
+) -> str:
+    """The invitation for entry `entry_id`'s site visit on `day`: from the cycle's award office
+    to the unit's contact (or `attendee_email`). Call it where the visit is booked, after the
+    entry's version has moved on, and store the text with the e-mail."""
+    row = session.exec(
+        select(Entry, Unit, Organisation, Cycle)
+        .join(Unit, col(Unit.id) == Entry.unit_id)
+        .join(Organisation, col(Organisation.id) == Unit.organisation_id)
+        .join(Cycle, col(Cycle.id) == Entry.cycle_id)
+        .where(Entry.id == entry_id)
+    ).first()
+    if row is None:
+        raise refusal(NotFound, "not_found", f"Posten med id {entry_id} finns inte.")
+    entry, unit, organisation, cycle = row
+    attendee = attendee_email or unit.contact_email
+    if not attendee:
+        raise ValueError(f"Enheten '{unit.name}' saknar kontaktadress för inbjudan.")
+    return site_visit_invitation(
+        entry, unit, organisation, day, cycle.award_office_email, attendee, now=now
+    )
+
+
+# --- feed tokens -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewFeedToken:
+    feed_token: FeedToken
+    token: str  # shown once, never stored
+
+
+def issue_feed_token(
+    session: Session, *, organisation_id: int | None, created_by: str, now: datetime
+) -> NewFeedToken:
+    """A new feed token for one organisation (or, with None, the whole city)."""
+    if organisation_id is not None and session.get(Organisation, organisation_id) is None:
+        raise refusal(NotFound, "not_found", f"Organisationen med id {organisation_id} finns inte.")
+    token = secrets.token_urlsafe(32)
+    feed_token = FeedToken(
+        token_hash=hash_token(token),
+        organisation_id=organisation_id,
+        created_by=created_by,
+        created_at=now,
+    )
+    session.add(feed_token)
+    session.flush()
+    return NewFeedToken(feed_token, token)
+
+
+def create_feed_token(
+    session: Session, *, organisation_id: int | None, created_by: str, now: datetime
+) -> str:
+    """The token of a new feed; returned this once, stored only as its sha256."""
+    return issue_feed_token(
+        session, organisation_id=organisation_id, created_by=created_by, now=now
+    ).token
+
+
+def revoke_feed_token(session: Session, token_id: int, now: datetime) -> FeedToken:
+    """Revoke a feed token; revoking it again keeps the first revocation time."""
+    feed_token = session.get(FeedToken, token_id)
+    if feed_token is None:
+        raise refusal(NotFound, "not_found", f"Kalenderlänken med id {token_id} finns inte.")
+    if feed_token.revoked_at is None:
+        feed_token.revoked_at = now
+        session.add(feed_token)
+        session.flush()
+    return feed_token
+
+
+def resolve_feed_token(session: Session, token: str) -> FeedToken:
+    """The live feed token for `token`; `FEED_NOT_FOUND` for a wrong or revoked token, or one
+    whose organisation is gone — the same answer for each, so none can be told apart."""
+    if not token or len(token) > 512:
+        raise feed_not_found()
+    feed_token = session.exec(
+        select(FeedToken).where(FeedToken.token_hash == hash_token(token))
+    ).first()
+    if feed_token is None or feed_token.revoked_at is not None:
+        raise feed_not_found()
+    if (
+        feed_token.organisation_id is not None
+        and session.get(Organisation, feed_token.organisation_id) is None
+    ):
+        raise feed_not_found()
+    return feed_token

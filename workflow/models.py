@@ -1,0 +1,280 @@
+"""SQLModel tables. The schema itself is owned by the Alembic migrations in workflow/migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, UniqueConstraint, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC timestamps on every database (SQLite keeps no offset of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; pass a timezone-aware one")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _json_column() -> Any:
+    return Column(JSON, nullable=False)
+
+
+def _utc_column(nullable: bool = False) -> Any:
+    return Column(UTCDateTime(), nullable=nullable)
+
+
+class Cycle(SQLModel, table=True):
+    """One year's award; carries that year's deadlines (never code)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    year: int = Field(unique=True)
+    contribution_deadline: date  # sista dag för skriftligt bidrag
+    extract_deadline: date  # sista dag för protokollsutdrag
+    winners_date: date  # vinnarna utses
+    award_office_email: str
+    classes: list[str] = Field(sa_column=_json_column())
+    # The prize ceremony in Stadshuset on the winners' day, Stockholm time (None: 15–17).
+    ceremony_starts_at: time | None = None
+    ceremony_ends_at: time | None = None
+
+
+class Organisation(SQLModel, table=True):
+    """A förvaltning or bolag; its board (nämnd/styrelse) decides on city-run units."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    kind: str  # "forvaltning" | "bolag"
+    board: str
+    coordinator_email: str | None = None
+
+
+class Unit(SQLModel, table=True):
+    """A unit (enhet) and the facts its eligibility is judged on."""
+
+    __table_args__ = (UniqueConstraint("organisation_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    name: str
+    staff_count: int
+    manager_has_budget_and_staff_responsibility: bool
+    has_business_plan: bool
+    share_stockholm_residents: float
+    budget_in_balance: bool
+    privately_run: bool
+    contact_email: str | None = None
+    earlier_participation_years: list[int] = Field(sa_column=_json_column())
+    # Seeds sometimes say "tredje gången" without the years; the count is at least len(years).
+    earlier_participation_count: int = 0
+
+
+class Entry(SQLModel, table=True):
+    """A unit's participation in one cycle; `version` guards every change (compare-and-set)."""
+
+    __table_args__ = (UniqueConstraint("unit_id", "cycle_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    award_class: str
+    stage: str = Field(index=True)
+    version: int
+    # Data recorded with each stage reached, by stage; and facts kept ahead of their stage.
+    facts: dict[str, dict[str, str]] = Field(sa_column=_json_column())
+    pending: dict[str, dict[str, str]] = Field(sa_column=_json_column())
+    created_at: datetime = Field(sa_column=_utc_column())
+    updated_at: datetime = Field(sa_column=_utc_column())
+
+
+class HistoryEvent(SQLModel, table=True):
+    """Append-only audit trail: who moved which entry from where to where, when and why.
+
+    The database refuses UPDATE and DELETE on this table (triggers in the migrations).
+    An event whose from and to are equal records a fact kept for later, not a move.
+    """
+
+    __tablename__ = "history_event"
+    __table_args__ = (UniqueConstraint("entry_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int = Field(foreign_key="entry.id", index=True)
+    version: int  # the entry's version after this event
+    from_stage: str | None
+    to_stage: str
+    actor: str
+    at: datetime = Field(sa_column=_utc_column())
+    note: str | None = None
+    data: dict[str, Any] = Field(sa_column=_json_column())
+
+
+class OutboxMessage(SQLModel, table=True):
+    """An e-mail a change caused, written in the change's own transaction; delivered later."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (
+        Index(
+            "ix_outbox_due_queued",
+            "due_at",
+            postgresql_where=text("status = 'queued'"),
+            sqlite_where=text("status = 'queued'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)  # stable; the Message-ID (or webhook delivery id) derives from it
+    entry_id: int | None = Field(default=None, foreign_key="entry.id", index=True)
+    channel: str = "email"  # email | webhook (recipient is then the webhook's id)
+    kind: str
+    recipient: str
+    payload: dict[str, Any] = Field(sa_column=_json_column())
+    status: str = "queued"  # queued | sent | failed
+    attempts: int = 0
+    last_error: str | None = None
+    due_at: datetime = Field(sa_column=_utc_column())
+    created_at: datetime = Field(sa_column=_utc_column())
+    sent_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    claimed_by: str | None = None  # set while a relay is sending it; cleared after
+    claimed_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    # Claims found still held after their lease: the relay died mid-send, so the message may
+    # have reached the server; counted, because that window cannot be closed by a sender.
+    interrupted_attempts: int = 0
+
+
+class Reminder(SQLModel, table=True):
+    """A planned deadline reminder: a row due at a time, never a long Celery ETA task.
+
+    `pending` until the sweep claims it (→ `queued`, with an outbox row of the same key);
+    `cancelled` when a re-plan no longer wants it (fact arrived, entry withdrawn, deadline moved).
+    """
+
+    __table_args__ = (
+        Index(
+            "ix_reminder_due_pending",
+            "due_at",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)
+    entry_id: int = Field(foreign_key="entry.id", index=True)
+    deadline_kind: str  # contribution | extract
+    deadline: date
+    kind: str  # reminder | overdue | escalation
+    days_before: int
+    recipient_role: str
+    due_at: datetime = Field(sa_column=_utc_column())
+    status: str = "pending"
+    created_at: datetime = Field(sa_column=_utc_column())
+    queued_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class Document(SQLModel, table=True):
+    """An uploaded file kept with its entry: the minutes extract (PDF), the contribution."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int = Field(foreign_key="entry.id", index=True)
+    kind: str  # extract | contribution
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    uploaded_by: str
+    created_at: datetime = Field(sa_column=_utc_column())
+
+
+class User(SQLModel, table=True):
+    """A person or script using the system; a role, and the organisation or unit it acts for.
+
+    The API token and the password are stored only as hashes (sha256 for the random token,
+    argon2 for the password a person chose).
+    """
+
+    __tablename__ = "app_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    role: str
+    organisation_id: int | None = Field(default=None, foreign_key="organisation.id")
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    token_hash: str = Field(unique=True)
+    password_hash: str | None = None
+    active: bool = True
+    created_at: datetime = Field(sa_column=_utc_column())
+
+
+class ExaminerAssignment(SQLModel, table=True):
+    __tablename__ = "examiner_assignment"
+    __table_args__ = (UniqueConstraint("entry_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int = Field(foreign_key="entry.id", index=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    assigned_by: str
+    created_at: datetime = Field(sa_column=_utc_column())
+
+
+class WebSession(SQLModel, table=True):
+    """A logged-in browser: the cookie holds `id` (random), the forms carry `csrf_token`."""
+
+    __tablename__ = "web_session"
+
+    id: str = Field(primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    csrf_token: str
+    created_at: datetime = Field(sa_column=_utc_column())
+    expires_at: datetime = Field(sa_column=_utc_column())
+
+
+class LoginAttempt(SQLModel, table=True):
+    """Failed logins, counted per user name to slow down password guessing."""
+
+    __tablename__ = "login_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True)
+    at: datetime = Field(sa_column=_utc_column())
+
+
+class FeedToken(SQLModel, table=True):
+    """A secret in a calendar URL, so a calendar app can subscribe without a login.
+
+    `organisation_id` None: the whole cycle's feed. Stored as sha256; revocable.
+    """
+
+    __tablename__ = "feed_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True)
+    organisation_id: int | None = Field(default=None, foreign_key="organisation.id")
+    created_by: str
+    created_at: datetime = Field(sa_column=_utc_column())
+    revoked_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class Webhook(SQLModel, table=True):
+    """Another city system to tell about every transition (case register, intranet)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str
+    secret: str  # HMAC-SHA256 key shared with the receiver
+    active: bool = True
+    created_by: str
+    created_at: datetime = Field(sa_column=_utc_column())

@@ -1,0 +1,258 @@
+"""Reminder rows: planned with each change of an entry or a cycle, claimed by the sweep.
+
+Planning runs inside the caller's transaction, so an entry and its reminders never disagree.
+The sweep turns due rows into outbox messages with one atomic claim, safe to run in any
+number of schedulers and workers at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, insert, text, update
+from sqlmodel import Session, col, select
+
+from workflow.domain.calendar import (
+    STOCKHOLM,
+    Deadline,
+    PlannedReminder,
+    ReminderSubject,
+    plan_reminders,
+    send_time,
+    still_to_come,
+)
+from workflow.domain.messages import Recipient
+from workflow.domain.stages import TERMINAL_STAGES, Stage
+from workflow.models import Cycle, Entry, Organisation, OutboxMessage, Reminder, Unit
+from workflow.working_days import is_swedish_working_day
+
+
+def planned_for(
+    entry: Entry, unit: Unit, cycle: Cycle, *, now: datetime | None
+) -> list[PlannedReminder]:
+    subject = ReminderSubject(
+        entry_id=entry.id or 0,
+        stage=Stage(entry.stage),
+        privately_run=unit.privately_run,
+        has_contribution=Stage.SUBMITTED in entry.facts or Stage.SUBMITTED in entry.pending,
+        has_extract=Stage.EXTRACT_SENT in entry.facts,
+    )
+    deadlines = {
+        Deadline.CONTRIBUTION: cycle.contribution_deadline,
+        Deadline.EXTRACT: cycle.extract_deadline,
+    }
+    return plan_reminders(subject, deadlines, now=now, is_working_day=is_swedish_working_day)
+
+
+def depends_on(entry: Entry) -> tuple[bool, bool, bool]:
+    """What an entry's reminders depend on; re-planning is needed only when this changes."""
+    return (
+        Stage(entry.stage) in TERMINAL_STAGES,
+        Stage.SUBMITTED in entry.facts or Stage.SUBMITTED in entry.pending,
+        Stage.EXTRACT_SENT in entry.facts,
+    )
+
+
+def replan_entry(session: Session, entry: Entry, unit: Unit, cycle: Cycle, now: datetime) -> None:
+    """Make the entry's pending reminders match its plan. Pending rows the plan no longer
+    wants are cancelled (a due one the sweep has not reached yet stays: it is still wanted);
+    new ones are added only for days not yet past; a key once queued is never planned again."""
+    wanted = {r.key: r for r in planned_for(entry, unit, cycle, now=None)}
+    still_to_send = {r.key for r in still_to_come(wanted.values(), now=now)}
+    existing = session.exec(
+        select(Reminder.id, Reminder.key, Reminder.status).where(Reminder.entry_id == entry.id)
+    ).all()
+    known = {key for _, key, _ in existing}
+    cancelled = [rid for rid, key, status in existing if status == "pending" and key not in wanted]
+    if cancelled:
+        session.execute(
+            update(Reminder)
+            .where(col(Reminder.id).in_(cancelled), col(Reminder.status) == "pending")
+            .values(status="cancelled")
+        )
+    for key, planned in wanted.items():
+        if key in known or key not in still_to_send:
+            continue
+        session.add(
+            Reminder(
+                key=key,
+                entry_id=planned.entry_id,
+                deadline_kind=planned.deadline_kind,
+                deadline=planned.deadline,
+                kind=planned.kind,
+                days_before=planned.days_before,
+                recipient_role=planned.recipient,
+                due_at=planned.send_at,
+                status="pending",
+                created_at=now,
+            )
+        )
+
+
+def replan_cycle(session: Session, cycle: Cycle, now: datetime) -> int:
+    """Re-plan every open entry of a cycle (after its deadlines moved); returns how many."""
+    rows = session.exec(
+        select(Entry, Unit)
+        .join(Unit, col(Unit.id) == Entry.unit_id)
+        .where(Entry.cycle_id == cycle.id)
+        .where(col(Entry.stage).not_in([s.value for s in TERMINAL_STAGES]))
+    ).all()
+    for entry, unit in rows:
+        replan_entry(session, entry, unit, cycle, now)
+    return len(rows)
+
+
+# The literal `status = 'pending'` lets both databases use the partial index on due_at.
+_CLAIM_SQL = {
+    # ARRAY(…) runs the subquery once; PostgreSQL may re-run an IN (subquery) and so claim
+    # more than :limit rows.
+    "postgresql": """
+        UPDATE reminder SET status = 'queued', queued_at = :now
+        WHERE id = ANY(ARRAY(
+            SELECT id FROM reminder WHERE status = 'pending' AND due_at <= :now
+            ORDER BY due_at LIMIT :limit FOR UPDATE SKIP LOCKED
+        )) AND status = 'pending'
+        RETURNING id
+    """,
+    "sqlite": """
+        UPDATE reminder SET status = 'queued', queued_at = :now
+        WHERE id IN (
+            SELECT id FROM reminder WHERE status = 'pending' AND due_at <= :now
+            ORDER BY due_at LIMIT :limit
+        ) AND status = 'pending'
+        RETURNING id
+    """,
+}
+
+
+def due_reminder_ids(session: Session, *, now: datetime, limit: int) -> list[int]:
+    """The ids of due pending reminders, oldest first (read only; for previews and benches)."""
+    statement = text(
+        "SELECT id FROM reminder WHERE status = 'pending' AND due_at <= :now "
+        "ORDER BY due_at LIMIT :limit"
+    ).bindparams(bindparam("now", type_=Reminder.__table__.c.due_at.type))  # type: ignore[attr-defined]
+    return [row[0] for row in session.execute(statement, {"now": now, "limit": limit})]
+
+
+def sweep_due_reminders(session: Session, *, now: datetime, limit: int = 500) -> int:
+    """Claim up to `limit` due reminders and queue their e-mails; returns how many queued.
+
+    One atomic UPDATE … RETURNING claims the rows, so two sweeps never claim the same one;
+    the outbox key equals the reminder key, so even a replayed claim cannot send twice.
+    """
+    dialect = session.get_bind().dialect.name
+    claim = text(_CLAIM_SQL["postgresql" if dialect == "postgresql" else "sqlite"]).bindparams(
+        bindparam("now", type_=Reminder.__table__.c.due_at.type)  # type: ignore[attr-defined]
+    )
+    ids = [row[0] for row in session.execute(claim, {"now": now, "limit": limit})]
+    if not ids:
+        return 0
+    rows = session.exec(
+        select(Reminder, Entry, Unit, Organisation)
+        .join(Entry, col(Entry.id) == Reminder.entry_id)
+        .join(Unit, col(Unit.id) == Entry.unit_id)
+        .join(Organisation, col(Organisation.id) == Unit.organisation_id)
+        .where(col(Reminder.id).in_(ids))
+    ).all()
+    cycles = {
+        cycle.id: cycle
+        for cycle in session.exec(
+            select(Cycle).where(col(Cycle.id).in_({entry.cycle_id for _, entry, _, _ in rows}))
+        )
+    }
+    existing_keys = set(
+        session.exec(
+            select(OutboxMessage.key).where(col(OutboxMessage.key).in_([r.key for r, *_ in rows]))
+        ).all()
+    )
+    messages = []
+    for reminder, entry, unit, organisation in rows:
+        cycle = cycles[entry.cycle_id]
+        address = (
+            unit.contact_email
+            if reminder.recipient_role == Recipient.UNIT_CONTACT
+            else organisation.coordinator_email
+        )
+        if not address or reminder.key in existing_keys:
+            continue
+        messages.append(
+            {
+                "key": reminder.key,
+                "entry_id": entry.id,
+                "channel": "email",
+                "kind": reminder.kind,
+                "recipient": address,
+                "payload": _reminder_payload(reminder, entry, unit, organisation, cycle),
+                "status": "queued",
+                "attempts": 0,
+                "interrupted_attempts": 0,
+                "due_at": now,
+                "created_at": now,
+            }
+        )
+    if messages:
+        # One executemany, not 500 ORM objects to track and flush.
+        session.execute(insert(OutboxMessage.__table__), messages)  # type: ignore[attr-defined]
+    return len(messages)
+
+
+def message_context(
+    entry: Entry, unit: Unit, organisation: Organisation, cycle: Cycle
+) -> dict[str, Any]:
+    """What every e-mail about an entry may say: the outbox payload's common part."""
+    return {
+        "entry_id": entry.id,
+        "stage": entry.stage,
+        "version": entry.version,
+        "unit": unit.name,
+        "organisation": organisation.name,
+        "board": organisation.board,
+        "year": cycle.year,
+        "award_class": entry.award_class,
+        "facts": entry.facts,
+        "pending": entry.pending,
+        "award_office_email": cycle.award_office_email,
+        "contribution_deadline": cycle.contribution_deadline.isoformat(),
+        "extract_deadline": cycle.extract_deadline.isoformat(),
+        "privately_run": unit.privately_run,
+    }
+
+
+def _reminder_payload(
+    reminder: Reminder, entry: Entry, unit: Unit, organisation: Organisation, cycle: Cycle
+) -> dict[str, Any]:
+    return {
+        **message_context(entry, unit, organisation, cycle),
+        "deadline": reminder.deadline.isoformat(),
+        "deadline_kind": reminder.deadline_kind,
+        "days_before": reminder.days_before,
+    }
+
+
+def reminder_preview(session: Session, *, until: date) -> Sequence[dict[str, Any]]:
+    """Pending reminders due up to `until` (inclusive, Stockholm day), for `reminders list`."""
+    limit = send_time(until).astimezone(STOCKHOLM).replace(hour=23, minute=59, second=59)
+    rows = session.exec(
+        select(Reminder, Unit)
+        .join(Entry, col(Entry.id) == Reminder.entry_id)
+        .join(Unit, col(Unit.id) == Entry.unit_id)
+        .where(Reminder.status == "pending", col(Reminder.due_at) <= limit)
+        .order_by(col(Reminder.due_at), col(Reminder.id))
+    ).all()
+    return [
+        {
+            "key": r.key,
+            "entry_id": r.entry_id,
+            "unit": unit.name,
+            "kind": r.kind,
+            "deadline_kind": r.deadline_kind,
+            "deadline": r.deadline.isoformat(),
+            "days_before": r.days_before,
+            "recipient_role": r.recipient_role,
+            "due_at": r.due_at.isoformat(),
+            "due_local": r.due_at.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M"),
+        }
+        for r, unit in rows
+    ]

@@ -1,0 +1,102 @@
+"""One Settings object, read from the environment (prefix-free names, as operators expect)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "kvalitet"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    # "production" refuses the embedded defaults and placeholder secrets (see below).
+    kvalitet_env: str = Field(default="development", validation_alias="KVALITET_ENV")
+    # Embedded default: a SQLite file; production sets postgresql+psycopg://…
+    database_url: str = ""
+    data_dir: Path = Field(default=DEFAULT_DATA_DIR, validation_alias="KVALITET_DATA_DIR")
+
+    # E-mail. Embedded default: .eml files in a folder any mail client opens.
+    mail_transport: str = "eml"  # "eml" | "smtp"
+    mail_dir: Path | None = None  # default: data_dir / "mail"
+    mail_from: str = "Kvalitetsutmärkelsen <kvalitetsutmarkelsen@stockholm.se>"
+    mail_reply_to: str = "kvalitetsutmarkelsen@stockholm.se"
+    message_id_domain: str = "kvalitet.stockholm.se"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_timeout_seconds: float = 30.0
+
+    # Outbox relay: a claim is held this long before another relay may take the row over;
+    # failed sends back off exponentially from the base, and dead-letter after max attempts.
+    outbox_lease_seconds: float = 300.0
+    outbox_retry_base_seconds: float = 60.0
+    outbox_max_attempts: int = 10
+    outbox_batch_size: int = 200
+
+    # Where this service is reached; a webhook may not point back at it.
+    public_url: str = "http://127.0.0.1:8000"
+    webhook_timeout_seconds: float = 10.0
+
+    # Celery. Empty broker: the embedded default (see tasks/broker.py). The periodic sweeps
+    # are the safety net under the after-commit nudges, so they run often.
+    celery_broker_url: str = ""
+    reminder_sweep_seconds: float = 60.0
+    outbox_sweep_seconds: float = 10.0
+
+    # Logs: "json" for one JSON object per line (production), else readable text.
+    log_format: str = "text"
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_send(self) -> Settings:
+        # A relay renews its claim between messages; a send that outlives the lease lets a
+        # second relay take the row over and send it again.
+        for name, timeout in (
+            ("SMTP_TIMEOUT_SECONDS", self.smtp_timeout_seconds),
+            ("WEBHOOK_TIMEOUT_SECONDS", self.webhook_timeout_seconds),
+        ):
+            if self.outbox_lease_seconds < 2 * timeout:
+                raise ValueError(
+                    f"OUTBOX_LEASE_SECONDS ({self.outbox_lease_seconds:g}) must be at least "
+                    f"twice {name} ({timeout:g})"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_placeholders_in_production(self) -> Settings:
+        if self.kvalitet_env != "production":
+            return self
+        problems = []
+        if not self.database_url or self.database_url.startswith("sqlite"):
+            problems.append("DATABASE_URL must name PostgreSQL in production")
+        if not self.celery_broker_url:
+            problems.append("CELERY_BROKER_URL must be set in production")
+        for name, value in (
+            ("DATABASE_URL", self.database_url),
+            ("SMTP_PASSWORD", self.smtp_password),
+        ):
+            if "change" in value.lower():
+                problems.append(f"{name} still holds the placeholder from .env.example")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def resolved_mail_dir(self) -> Path:
+        return self.mail_dir or self.data_dir / "mail"
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'kvalitet.db'}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

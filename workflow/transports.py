@@ -1,0 +1,146 @@
+"""Where e-mails go: an SMTP server, or (embedded default) `.eml` files in a folder.
+
+A transport is a context manager holding one connection for a whole batch. Failures are
+named: `TransientFailure` (try again later: 4xx, refused or dropped connection, timeout) and
+`PermanentFailure` (5xx: retrying will not help, the message is dead-lettered).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+import ssl
+from email.message import EmailMessage
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+from workflow.settings import Settings
+
+
+class TransientFailure(Exception):
+    """The message may go through later; `connection_lost` when the whole connection is gone,
+    `outcome_unknown` when it broke before the server answered (it may have been delivered)."""
+
+    def __init__(
+        self, message: str, *, connection_lost: bool = False, outcome_unknown: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.connection_lost = connection_lost
+        self.outcome_unknown = outcome_unknown
+
+
+class PermanentFailure(Exception):
+    """The server refused this message for good (5xx)."""
+
+
+class Transport(Protocol):
+    def __enter__(self) -> Transport: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def send(self, message: Any) -> None: ...  # an EmailMessage, or a webhook's request
+
+
+class SmtpTransport:
+    """One SMTP connection per batch: STARTTLS and login when the settings ask for them."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._smtp: smtplib.SMTP | None = None
+
+    def __enter__(self) -> SmtpTransport:
+        s = self.settings
+        try:
+            smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_seconds)
+            if s.smtp_starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if s.smtp_username:
+                smtp.login(s.smtp_username, s.smtp_password)
+        except smtplib.SMTPResponseException as error:
+            raise _classify(error.smtp_code, error.smtp_error, connection=True) from error
+        except (OSError, smtplib.SMTPException) as error:
+            raise TransientFailure(
+                f"SMTP-servern {s.smtp_host}:{s.smtp_port} svarar inte: {error}",
+                connection_lost=True,
+            ) from error
+        self._smtp = smtp
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._smtp is not None:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                self._smtp.quit()
+            self._smtp = None
+
+    def send(self, message: EmailMessage) -> None:
+        assert self._smtp is not None, "use the transport as a context manager"
+        try:
+            refused = self._smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as error:
+            code, reply = next(iter(error.recipients.values()))
+            # 421 is the server closing the connection, whichever command it answers.
+            raise _classify(code, reply, connection=code == 421) from error
+        except smtplib.SMTPResponseException as error:
+            lost = error.smtp_code == 421  # the server is closing the connection
+            raise _classify(error.smtp_code, error.smtp_error, connection=lost) from error
+        except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as error:
+            raise TransientFailure(
+                f"Anslutningen bröts: {error}", connection_lost=True, outcome_unknown=True
+            ) from error
+        if refused:
+            code, reply = next(iter(refused.values()))
+            raise _classify(code, reply)
+
+
+def _classify(code: int, reply: bytes | str, *, connection: bool = False) -> Exception:
+    text = reply.decode(errors="replace") if isinstance(reply, bytes) else reply
+    if 400 <= code < 500:
+        return TransientFailure(f"SMTP {code}: {text}", connection_lost=connection)
+    return PermanentFailure(f"SMTP {code}: {text}")
+
+
+class EmlFolderTransport:
+    """Writes each message as `<Message-ID>.eml`; the same message twice is the same file."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def __enter__(self) -> EmlFolderTransport:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    def send(self, message: EmailMessage) -> None:
+        message_id = str(message["Message-ID"]).strip("<>")
+        name = "".join(c if c.isalnum() or c in "-._@" else "_" for c in message_id)
+        target = self.folder / f"{name}.eml"
+        temporary = target.with_suffix(".eml.tmp")
+        try:
+            temporary.write_bytes(message.as_bytes())
+            temporary.replace(target)  # atomic: a reader never sees half a message
+        except OSError as error:
+            raise TransientFailure(f"Kan inte skriva {target}: {error}") from error
+
+
+def transport_from(settings: Settings) -> Transport:
+    if settings.mail_transport == "smtp":
+        return SmtpTransport(settings)
+    return EmlFolderTransport(settings.resolved_mail_dir())

@@ -1,0 +1,214 @@
+"""Webhooks: every transition POSTed as signed JSON to other city systems, through the outbox.
+
+Each event is an outbox row (channel "webhook") written in the transition's transaction, so
+it is never lost; its delivery id is stable, so a receiver deduplicates a retry. The body is
+signed with HMAC-SHA256 of the raw bytes under the webhook's secret:
+`X-Kvalitet-Signature: sha256=<hex>`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from sqlmodel import Session, col, select
+
+from workflow.domain.errors import InvalidInput, NotFound, Reason, refusal
+from workflow.models import OutboxMessage, Webhook
+from workflow.outbox import Channel
+from workflow.settings import Settings
+from workflow.transports import PermanentFailure, TransientFailure
+
+SIGNATURE_HEADER = "X-Kvalitet-Signature"
+DELIVERY_HEADER = "X-Kvalitet-Delivery"
+EVENT_HEADER = "X-Kvalitet-Event"
+MIN_SECRET_LENGTH = 16
+
+
+def register_webhook(
+    session: Session, *, url: str, secret: str, created_by: str, now: datetime, settings: Settings
+) -> Webhook:
+    reasons = list(url_reasons(url, settings))
+    if len(secret) < MIN_SECRET_LENGTH:
+        reasons.append(
+            Reason("weak_secret", f"Hemligheten måste ha minst {MIN_SECRET_LENGTH} tecken.")
+        )
+    if reasons:
+        raise InvalidInput(reasons)
+    webhook = Webhook(url=url, secret=secret, created_by=created_by, created_at=now)
+    session.add(webhook)
+    session.flush()
+    return webhook
+
+
+def url_reasons(url: str, settings: Settings) -> tuple[Reason, ...]:
+    """A webhook must be http(s) with a host, and must not point back at this service."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return (Reason("invalid_url", f"'{url}' är ingen giltig adress."),)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return (
+            Reason(
+                "invalid_url", "Adressen måste börja med http:// eller https:// och ha en värd."
+            ),
+        )
+    own = urlsplit(settings.public_url)
+    default = {"http": 80, "https": 443}
+    same_port = (port or default[parts.scheme]) == (own.port or default.get(own.scheme, 80))
+    if same_port and _same_host(parts.hostname, own.hostname or ""):
+        return (
+            Reason(
+                "points_at_itself",
+                "Webhooken pekar på tjänsten själv; ange det andra systemets adress.",
+            ),
+        )
+    return ()
+
+
+def _same_host(host: str, own: str) -> bool:
+    loopback = {"localhost", "ip6-localhost"}
+
+    def is_loopback(name: str) -> bool:
+        if name.lower() in loopback:
+            return True
+        try:
+            return ipaddress.ip_address(name).is_loopback
+        except ValueError:
+            return False
+
+    return host.lower() == own.lower() or (is_loopback(host) and is_loopback(own))
+
+
+def delete_webhook(session: Session, webhook_id: int) -> None:
+    webhook = session.get(Webhook, webhook_id)
+    if webhook is None:
+        raise refusal(NotFound, "not_found", f"Webhooken med id {webhook_id} finns inte.")
+    webhook.active = False
+    session.add(webhook)
+
+
+def queue_transition_events(
+    session: Session,
+    *,
+    entry_id: int,
+    events: Sequence[tuple[int, str | None, str]],
+    actor: str,
+    at: datetime,
+) -> None:
+    """One outbox row per active webhook and event (version, from, to), in the caller's
+    transaction."""
+    hooks = session.exec(select(Webhook.id).where(col(Webhook.active).is_(True))).all()
+    for hook_id in hooks:
+        for version, source, target in events:
+            key = f"webhook/{hook_id}/entry/{entry_id}/v{version}"
+            session.add(
+                OutboxMessage(
+                    key=key,
+                    entry_id=entry_id,
+                    channel="webhook",
+                    kind="transition",
+                    recipient=str(hook_id),
+                    payload={
+                        "delivery_id": str(uuid.uuid5(uuid.NAMESPACE_URL, key)),
+                        "event": "entry.transition",
+                        "entry_id": entry_id,
+                        "version": version,
+                        "from": source,
+                        "to": target,
+                        "actor": actor,
+                        "at": at.isoformat(),
+                    },
+                    status="queued",
+                    due_at=at,
+                    created_at=at,
+                )
+            )
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
+def _load_webhooks(session: Session, messages: Sequence[OutboxMessage]) -> Any:
+    ids = {int(m.recipient) for m in messages}
+    return {w.id: w for w in session.exec(select(Webhook).where(col(Webhook.id).in_(ids)))}
+
+
+def _build_request(message: OutboxMessage, webhooks: Any, settings: Settings) -> SignedRequest:
+    webhook = webhooks.get(int(message.recipient))
+    if webhook is None or not webhook.active:
+        raise ValueError("webhooken är borttagen")
+    body = json.dumps(message.payload, ensure_ascii=False, sort_keys=True).encode()
+    return SignedRequest(
+        url=webhook.url,
+        body=body,
+        headers={
+            "Content-Type": "application/json; charset=utf-8",
+            SIGNATURE_HEADER: sign(webhook.secret, body),
+            DELIVERY_HEADER: str(message.payload["delivery_id"]),
+            EVENT_HEADER: str(message.payload["event"]),
+            "User-Agent": "kvalitet-webhooks/1",
+        },
+    )
+
+
+WEBHOOK = Channel("webhook", _load_webhooks, _build_request)
+
+
+class HttpTransport:
+    """POSTs signed requests over one pooled httpx client per batch; 2xx is delivered."""
+
+    def __init__(self, timeout_seconds: float = 10.0) -> None:
+        self.timeout_seconds = timeout_seconds
+        self._client: httpx.Client | None = None
+
+    def __enter__(self) -> HttpTransport:
+        self._client = httpx.Client(timeout=self.timeout_seconds, follow_redirects=False)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def send(self, request: SignedRequest) -> None:
+        assert self._client is not None
+        try:
+            response = self._client.post(request.url, content=request.body, headers=request.headers)
+        except httpx.HTTPError as error:
+            raise TransientFailure(
+                f"{request.url}: {error}",
+                outcome_unknown=not isinstance(error, httpx.ConnectError),  # sent, no answer
+            ) from error
+        if response.is_success:
+            return
+        status = response.status_code
+        message = f"{request.url} svarade {status}"
+        # Timeouts, throttling and server errors may pass; other 4xx will not.
+        if status in (408, 425, 429) or status >= 500:
+            raise TransientFailure(message)
+        raise PermanentFailure(message)
