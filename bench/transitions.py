@@ -22,6 +22,7 @@ import math
 import os
 import platform
 import pstats
+import re
 import sqlite3
 import sys
 import tempfile
@@ -273,7 +274,10 @@ def counting_statements(engine: Engine) -> Iterator[Counter[str]]:
 
 
 def _describe(statement: str, executemany: bool) -> str:
-    words = statement.split()
+    top_level = statement
+    while (flattened := re.sub(r"\([^()]*\)", "", top_level)) != top_level:
+        top_level = flattened  # drop subqueries: the FROM that names a SELECT is outside them
+    words = top_level.split()
     verb = words[0].upper() if words else "?"
     upper = [w.upper() for w in words]
     table = "?"

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
-from sqlmodel import Session
+from sqlalchemy import Engine, Table, create_engine, event, insert
+from sqlmodel import Session, SQLModel
 
 from workflow.settings import get_settings
 
@@ -65,3 +65,12 @@ def upgrade_schema(engine: Engine | None = None) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def insert_rows(session: Session, model: type[SQLModel], rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert `rows` into `model`'s table in one statement (executemany for several), in the
+    session's transaction. Core, not ORM objects: nothing to track, flush or expire, which on
+    the transition path costs more than the statements themselves. Rows must share their keys."""
+    if rows:
+        table: Table = model.__table__  # type: ignore[attr-defined]
+        session.execute(insert(table), list(rows))

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, text, update
+from sqlalchemy import bindparam, text, update
 from sqlmodel import Session, col, select
 
+from workflow.db import insert_rows
 from workflow.domain.calendar import (
     STOCKHOLM,
     Deadline,
@@ -72,23 +73,26 @@ def replan_entry(session: Session, entry: Entry, unit: Unit, cycle: Cycle, now: 
             .where(col(Reminder.id).in_(cancelled), col(Reminder.status) == "pending")
             .values(status="cancelled")
         )
-    for key, planned in wanted.items():
-        if key in known or key not in still_to_send:
-            continue
-        session.add(
-            Reminder(
-                key=key,
-                entry_id=planned.entry_id,
-                deadline_kind=planned.deadline_kind,
-                deadline=planned.deadline,
-                kind=planned.kind,
-                days_before=planned.days_before,
-                recipient_role=planned.recipient,
-                due_at=planned.send_at,
-                status="pending",
-                created_at=now,
-            )
-        )
+    insert_rows(
+        session,
+        Reminder,
+        [
+            {
+                "key": key,
+                "entry_id": planned.entry_id,
+                "deadline_kind": planned.deadline_kind,
+                "deadline": planned.deadline,
+                "kind": planned.kind,
+                "days_before": planned.days_before,
+                "recipient_role": planned.recipient,
+                "due_at": planned.send_at,
+                "status": "pending",
+                "created_at": now,
+            }
+            for key, planned in wanted.items()
+            if key not in known and key in still_to_send
+        ],
+    )
 
 
 def replan_cycle(session: Session, cycle: Cycle, now: datetime) -> int:
@@ -194,7 +198,7 @@ def sweep_due_reminders(session: Session, *, now: datetime, limit: int = 500) ->
         )
     if messages:
         # One executemany, not 500 ORM objects to track and flush.
-        session.execute(insert(OutboxMessage.__table__), messages)  # type: ignore[attr-defined]
+        insert_rows(session, OutboxMessage, messages)
     return len(messages)
 
 

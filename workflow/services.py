@@ -18,6 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from workflow import feeds, reminders, webhooks
+from workflow.db import insert_rows
 from workflow.domain import rules
 from workflow.domain.errors import (
     Conflict,
@@ -319,17 +320,22 @@ def advance_entry(
     arrives before the board stages are done is kept, and the entry moves on by itself later.
     """
     target_stage = parse_stage(target)
-    # One read for everything the change needs (entry, unit, organisation, cycle).
-    row = session.exec(
-        select(Entry, Unit, Organisation, Cycle)
+    # One read for everything the change needs (entry, unit, organisation, cycle,
+    # and whether any webhook listens, which saves looking its ids up in the usual case: none).
+    row = session.execute(
+        sa_select(Entry, Unit, Organisation, Cycle, webhooks.ANY_ACTIVE)
         .join(Unit, col(Unit.id) == Entry.unit_id)
         .join(Organisation, col(Organisation.id) == Unit.organisation_id)
         .join(Cycle, col(Cycle.id) == Entry.cycle_id)
-        .where(Entry.id == entry_id)
+        .where(col(Entry.id) == entry_id)
     ).first()
     if row is None:
         raise _not_found("Posten", entry_id)
-    entry, unit, organisation, cycle = row
+    entry: Entry
+    unit: Unit
+    organisation: Organisation
+    cycle: Cycle
+    entry, unit, organisation, cycle, webhooks_listen = row
     if entry.version != version:
         raise _stale(entry, version)
     reminders_before = reminders.depends_on(entry)
@@ -382,34 +388,34 @@ def advance_entry(
         raise _stale(entry, version)
 
     if plan.steps:
-        for offset, step in enumerate(plan.steps, start=1):
-            event_note = note if not step.automatic else _automatic_note(step.target)
-            session.add(
-                HistoryEvent(
-                    entry_id=entry_id,
-                    version=version + offset,
-                    from_stage=step.source,
-                    to_stage=step.target,
-                    actor=actor,
-                    at=now,
-                    note=event_note,
-                    data=dict(step.data),
-                )
-            )
+        history = [
+            {
+                "entry_id": entry_id,
+                "version": version + offset,
+                "from_stage": step.source,
+                "to_stage": step.target,
+                "actor": actor,
+                "at": now,
+                "note": note if not step.automatic else _automatic_note(step.target),
+                "data": dict(step.data),
+            }
+            for offset, step in enumerate(plan.steps, start=1)
+        ]
     else:
         kept_stage = next(iter(plan.kept))
-        session.add(
-            HistoryEvent(
-                entry_id=entry_id,
-                version=version + 1,
-                from_stage=state.stage,
-                to_stage=state.stage,
-                actor=actor,
-                at=now,
-                note=note or _kept_note(kept_stage),
-                data={"kept_for": kept_stage.value, **plan.kept[kept_stage]},
-            )
-        )
+        history = [
+            {
+                "entry_id": entry_id,
+                "version": version + 1,
+                "from_stage": state.stage,
+                "to_stage": state.stage,
+                "actor": actor,
+                "at": now,
+                "note": note or _kept_note(kept_stage),
+                "data": {"kept_for": kept_stage.value, **plan.kept[kept_stage]},
+            }
+        ]
+    insert_rows(session, HistoryEvent, history)
     # The UPDATE above already wrote these; mirror them without marking the entry dirty.
     for name, value in (
         ("stage", final_stage.value),
@@ -422,16 +428,17 @@ def advance_entry(
     _queue_messages(
         session, entry, unit, cycle, messages_for_plan(plan), now, attachments, organisation
     )
-    webhooks.queue_transition_events(
-        session,
-        entry_id=entry_id,
-        events=[
-            (version + offset, step.source.value, step.target.value)
-            for offset, step in enumerate(plan.steps, start=1)
-        ],
-        actor=actor,
-        at=now,
-    )
+    if webhooks_listen:
+        webhooks.queue_transition_events(
+            session,
+            entry_id=entry_id,
+            events=[
+                (version + offset, step.source.value, step.target.value)
+                for offset, step in enumerate(plan.steps, start=1)
+            ],
+            actor=actor,
+            at=now,
+        )
     if reminders.depends_on(entry) != reminders_before:
         reminders.replan_entry(session, entry, unit, cycle, now)
     session.flush()
@@ -987,27 +994,28 @@ def _queue_messages(
         Recipient.COORDINATOR: organisation.coordinator_email,
         Recipient.AWARD_OFFICE: cycle.award_office_email,
     }
-    for spec in specs:
-        address = addresses[spec.recipient]
-        if not address:
-            continue  # nobody to write to; the entry page shows the missing address
-        session.add(
-            OutboxMessage(
-                key=f"entry/{entry.id}/v{entry.version}/{spec.kind}",
-                entry_id=entry.id,
-                kind=spec.kind,
-                recipient=address,
-                payload={
-                    **reminders.message_context(entry, unit, organisation, cycle),
-                    "stage": spec.stage.value,
-                    "attachments": list((attachments or {}).get(spec.kind, [])),
-                    **(extra or {}),
-                },
-                status="queued",
-                due_at=now,
-                created_at=now,
-            )
-        )
+    context = reminders.message_context(entry, unit, organisation, cycle)
+    rows = [
+        {
+            "key": f"entry/{entry.id}/v{entry.version}/{spec.kind}",
+            "entry_id": entry.id,
+            "kind": spec.kind,
+            "recipient": addresses[spec.recipient],
+            "payload": {
+                **context,
+                "stage": spec.stage.value,
+                "attachments": list((attachments or {}).get(spec.kind, [])),
+                **(extra or {}),
+            },
+            "status": "queued",
+            "due_at": now,
+            "created_at": now,
+        }
+        for spec in specs
+        # Nobody to write to: the entry page shows the missing address.
+        if addresses[spec.recipient]
+    ]
+    insert_rows(session, OutboxMessage, rows)
 
 
 def _get(session: Session, model: type[T], item_id: int, label: str) -> T:

@@ -21,8 +21,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from sqlalchemy import exists
 from sqlmodel import Session, col, select
 
+from workflow.db import insert_rows
 from workflow.domain.errors import InvalidInput, NotFound, Reason, refusal
 from workflow.models import OutboxMessage, Webhook
 from workflow.outbox import Channel
@@ -99,6 +101,10 @@ def delete_webhook(session: Session, webhook_id: int) -> None:
     session.add(webhook)
 
 
+# Whether any webhook is active: callers fold it into a read they make anyway.
+ANY_ACTIVE = exists().where(col(Webhook.active).is_(True)).label("webhooks_listen")
+
+
 def queue_transition_events(
     session: Session,
     *,
@@ -110,17 +116,18 @@ def queue_transition_events(
     """One outbox row per active webhook and event (version, from, to), in the caller's
     transaction."""
     hooks = session.exec(select(Webhook.id).where(col(Webhook.active).is_(True))).all()
+    rows = []
     for hook_id in hooks:
         for version, source, target in events:
             key = f"webhook/{hook_id}/entry/{entry_id}/v{version}"
-            session.add(
-                OutboxMessage(
-                    key=key,
-                    entry_id=entry_id,
-                    channel="webhook",
-                    kind="transition",
-                    recipient=str(hook_id),
-                    payload={
+            rows.append(
+                {
+                    "key": key,
+                    "entry_id": entry_id,
+                    "channel": "webhook",
+                    "kind": "transition",
+                    "recipient": str(hook_id),
+                    "payload": {
                         "delivery_id": str(uuid.uuid5(uuid.NAMESPACE_URL, key)),
                         "event": "entry.transition",
                         "entry_id": entry_id,
@@ -130,11 +137,12 @@ def queue_transition_events(
                         "actor": actor,
                         "at": at.isoformat(),
                     },
-                    status="queued",
-                    due_at=at,
-                    created_at=at,
-                )
+                    "status": "queued",
+                    "due_at": at,
+                    "created_at": at,
+                }
             )
+    insert_rows(session, OutboxMessage, rows)
 
 
 def sign(secret: str, body: bytes) -> str:
