@@ -96,6 +96,11 @@ def create_user(
         ) from None
     if parsed_role == Role.COORDINATOR and organisation_id is None:
         reasons.append(Reason("missing_organisation", "En samordnare behöver --organisation."))
+    if parsed_role == Role.EXAMINER and organisation_id is None:
+        # Needed for the conflict-of-interest rule: no one examines their own administration.
+        reasons.append(
+            Reason("missing_organisation", "En examinator behöver --organisation (för jävsregeln).")
+        )
     if parsed_role == Role.UNIT_CONTACT and unit_id is None:
         reasons.append(Reason("missing_unit", "En kontaktperson behöver --unit."))
     if password is not None and len(password) < 10:

@@ -448,9 +448,12 @@ class ReportMarkup:
 def render_markup(context: Mapping[str, Any], template_dir: Path | None = None) -> ReportMarkup:
     """The template rendered with `context`, parsed into the page header and the blocks."""
     template = environment(template_dir or DOCUMENT_TEMPLATE_DIR).get_template(REPORT_TEMPLATE)
-    return parse_markup(template.render(context))
+    # XML (so DOCX) cannot hold control characters; a stored text with one must not make the
+    # report impossible to write.
+    return parse_markup(_NOT_IN_XML.sub("", template.render(context)))
 
 
+_NOT_IN_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _HEADING = re.compile(r"(#{1,3})\s+(.+)")
 _BULLET = re.compile(r"[-•]\s+(.+)")
 _NUMBERED = re.compile(r"(\d{1,2}[.)])\s+(.+)")

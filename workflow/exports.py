@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from sqlmodel import Session, col, select
@@ -199,6 +200,10 @@ def to_xlsx(header: Sequence[str], rows: Iterable[Sequence[Cell]], *, title: str
     for row_number, row in enumerate(rows, start=2):
         for column, value in enumerate(row, start=1):
             cell = sheet.cell(row=row_number, column=column)
+            if isinstance(value, str):
+                # Names are refused with control characters; older rows may still hold some,
+                # and one would make the whole workbook unwritable.
+                value = ILLEGAL_CHARACTERS_RE.sub("", value)
             cell.value = value
             if isinstance(value, str):
                 cell.data_type = "s"  # never a formula, whatever the text begins with

@@ -125,15 +125,14 @@ def _unknown_class(name: str) -> Reason:
 def create_organisation(
     session: Session, *, name: str, kind: str, board: str, coordinator_email: str | None = None
 ) -> Organisation:
-    reasons: list[Reason] = []
-    if not name.strip():
-        reasons.append(Reason("missing_name", "Organisationen behöver ett namn."))
+    reasons = [
+        *rules.name_reasons("Organisationens namn", name),
+        *rules.name_reasons("Nämnden eller styrelsen", board, missing="missing_board"),
+    ]
     if kind not in ORGANISATION_KINDS:
         reasons.append(
             Reason("invalid_kind", f"'{kind}' är ingen organisationstyp (forvaltning, bolag).")
         )
-    if not board.strip():
-        reasons.append(Reason("missing_board", "Ange nämnden eller styrelsen som beslutar."))
     if coordinator_email and not rules.is_email(coordinator_email):
         reasons.append(Reason("invalid_email", f"'{coordinator_email}' är ingen e-postadress."))
     if reasons:
@@ -166,8 +165,7 @@ class UnitSpec:
 def unit_spec_reasons(spec: UnitSpec) -> tuple[Reason, ...]:
     """What makes the spec impossible to store (not what makes the unit ineligible)."""
     reasons = list(rules.unit_fact_reasons(spec.staff_count, spec.share_stockholm_residents))
-    if not spec.name.strip():
-        reasons.append(Reason("missing_name", "Enheten behöver ett namn."))
+    reasons.extend(rules.name_reasons("Enhetens namn", spec.name))
     if spec.contact_email and not rules.is_email(spec.contact_email):
         reasons.append(Reason("invalid_email", f"'{spec.contact_email}' är ingen e-postadress."))
     if spec.earlier_participation_count < 0:
@@ -503,6 +501,9 @@ def schedule_site_visit(
     version moves on like for any change, so two people booking at once cannot both win.
     The hours (Stockholm time) default to 09:00–12:00, or three hours from the one given.
     """
+    implausible = rules.date_reason("Platsbesöket", on)
+    if implausible is not None:
+        raise InvalidInput((implausible,))
     starts_at, ends_at = feeds.site_visit_span(starts_at, ends_at)
     if ends_at <= starts_at:
         raise refusal(
@@ -628,11 +629,10 @@ def attach_document(
         reasons.append(Reason("not_pdf", "Protokollsutdraget måste vara en PDF-fil."))
     if reasons:
         raise InvalidInput(reasons)
-    safe_name = "".join(c for c in filename.replace("\\", "/").rsplit("/", 1)[-1] if c >= " ")
     document = Document(
         entry_id=entry_id,
         kind=kind,
-        filename=safe_name or f"{kind}.pdf",
+        filename=_safe_filename(filename) or f"{kind}.pdf",
         content_type="application/pdf" if is_pdf else "application/octet-stream",
         size=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
@@ -643,6 +643,15 @@ def attach_document(
     session.add(document)
     session.flush()
     return document
+
+
+def _safe_filename(filename: str) -> str:
+    """The uploaded file's own name, as every database stores it and every page shows it:
+    no folders, no control or bidirectional characters (a right-to-left override can make
+    'fdp.exe' read as 'exe.pdf'), valid UTF-8, at most 200 characters, ending kept."""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    name = name.encode("utf-8", "replace").decode("utf-8")
+    return rules.without_unsafe_characters(name).strip()[-200:]
 
 
 def _latest_document(session: Session, entry_id: int, kind: str) -> Document | None:

@@ -12,6 +12,8 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import re
+import socket
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -55,6 +57,13 @@ def register_webhook(
 
 def url_reasons(url: str, settings: Settings) -> tuple[Reason, ...]:
     """A webhook must be http(s) with a host, and must not point back at this service."""
+    if _NOT_IN_URLS.search(url):
+        return (
+            Reason(
+                "invalid_url",
+                "Adressen får inte innehålla mellanslag, radbrytningar eller styrtecken.",
+            ),
+        )
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -79,18 +88,28 @@ def url_reasons(url: str, settings: Settings) -> tuple[Reason, ...]:
     return ()
 
 
+_NOT_IN_URLS = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
 def _same_host(host: str, own: str) -> bool:
-    loopback = {"localhost", "ip6-localhost"}
+    return host.lower() == own.lower() or (_is_this_machine(host) and _is_this_machine(own))
 
-    def is_loopback(name: str) -> bool:
-        if name.lower() in loopback:
-            return True
+
+def _is_this_machine(name: str) -> bool:
+    """Loopback or "any address", in every spelling a resolver accepts: ::ffff:127.0.0.1,
+    0.0.0.0, and the short IPv4 forms like 127.1 (inet_aton parses, it does not look up)."""
+    if name.lower().rstrip(".") in ("localhost", "ip6-localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
         try:
-            return ipaddress.ip_address(name).is_loopback
-        except ValueError:
+            address = ipaddress.IPv4Address(socket.inet_aton(name))
+        except OSError:
             return False
-
-    return host.lower() == own.lower() or (is_loopback(host) and is_loopback(own))
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback or address.is_unspecified
 
 
 def delete_webhook(session: Session, webhook_id: int) -> None:

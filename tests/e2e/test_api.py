@@ -458,6 +458,8 @@ def test_refusals_answer_with_reasons_and_change_nothing(world_factory: Any) -> 
         return {"to": to, "version": version, **extra}
 
     bd, co, uc = "board_decision", coordinator, world.as_("unit_contact")
+    # Dates that would break every calendar feed they reach.
+    far, early = board | {"meeting_date": "9999-12-31"}, board | {"meeting_date": "0001-01-01"}
     valid = move(bd, data=board)  # what the coordinator may do: refused only by who sends it
 
     def post(client: httpx.Client, body: Any, **options: Any) -> Callable[[], httpx.Response]:
@@ -473,6 +475,8 @@ def test_refusals_answer_with_reasons_and_change_nothing(world_factory: Any) -> 
         ("guard: data", 422, "missing_field", post(co, move(bd))),
         ("bad choice", 422, "invalid_choice", post(co, move(bd, data=board | {"decision": "x"}))),
         ("bad date", 422, "invalid_date", post(co, move(bd, data=board | {"meeting_date": "x"}))),
+        ("year 9999", 422, "implausible_date", post(co, move(bd, data=far))),
+        ("year 1", 422, "implausible_date", post(co, move(bd, data=early))),
         ("guard: field", 422, "unknown_field", post(co, move(bd, data=board | {"colour": "x"}))),
         ("no note", 422, "missing_note", post(co, move("withdrawn"))),
         ("unknown stage", 422, "unknown_stage", post(co, move("granskad"))),
@@ -665,6 +669,10 @@ def test_invalid_input_on_creation_is_refused_with_every_reason(world_factory: A
         (422, "invalid_field", post("units", unit_body(org, "X", staff_count=-1))),
         (422, "invalid_email", post("units", unit_body(org, "X", contact_email="inte en adress"))),
         (422, "invalid_field", post("units", unit_body(org, "Noll\x00byte"))),
+        (422, "invalid_characters", post("units", unit_body(org, "Förskolan\x01Sol"))),
+        (422, "invalid_characters", post("units", unit_body(org, "U4\r\nX"))),
+        (422, "invalid_characters", post("organisations", organisation | {"name": "O\nrg\x07"})),
+        (422, "invalid_characters", post("organisations", organisation | {"board": "Nämnd\u202e"})),
         (409, "unit_exists", post("units", unit_body(org, "Ungdomsjouren"))),
         (404, "not_found", post("units", unit_body(987654, "X"))),
         (422, "invalid_field", post("organisations", organisation | {"kind": "kommun"})),

@@ -77,11 +77,19 @@ def receiver() -> Iterator[Receiver]:
 
 
 def test_refused_webhook_urls_store_nothing(engine: Engine) -> None:
-    """A non-http URL, one pointing at the service itself, and a short secret are refused."""
+    """A non-http URL, one with spaces or line breaks, one pointing at the service itself (in
+    any spelling), and a short secret are refused."""
     settings = Settings(public_url="http://127.0.0.1:8000")
     cases = [
         ("ftp://arendesystem.stockholm.se/in", SECRET, "invalid_url"),
         ("http://localhost:8000/api/v1/entries", SECRET, "points_at_itself"),
+        # Every other spelling of this machine a resolver accepts.
+        ("http://127.1:8000/x", SECRET, "points_at_itself"),
+        ("http://0.0.0.0:8000/x", SECRET, "points_at_itself"),
+        ("http://[::ffff:127.0.0.1]:8000/x", SECRET, "points_at_itself"),
+        ("http://[::1]:8000/x", SECRET, "points_at_itself"),
+        ("https://exa mple.se/x", SECRET, "invalid_url"),
+        ("https://example.se/x\r\nHost: y", SECRET, "invalid_url"),
         ("https://arendesystem.stockholm.se/in", "kort", "weak_secret"),
     ]
     for url, secret, code in cases:

@@ -26,7 +26,7 @@ from docx import Document
 from docx.enum.text import WD_COLOR_INDEX
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, func, text
 from sqlmodel import Session, SQLModel, select
 
 from tests.conftest import NOW, seed_cycle, service_unavailable
@@ -354,6 +354,23 @@ def test_bromma_docx_has_the_seed_structure_and_the_units_facts(engine: Engine) 
     assert "Tjänsteutlåtande" in view.header and "Dnr BRO 2024/123" in view.header
     # Known facts leave only one placeholder: the description of the second unit.
     assert view.highlighted == [documents.UNIT_DESCRIPTION_PLACEHOLDER]
+
+
+def test_a_name_stored_before_control_characters_were_refused_still_makes_a_report(
+    engine: Engine,
+) -> None:
+    """XML cannot hold control characters: one in an older row is left out of the DOCX and
+    the PDF instead of making the board's report impossible to write."""
+    case = social(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE organisation SET board = :board WHERE id = :id"),
+            {"board": "Social\x07nämnden", "id": case.organisation_id},
+        )
+    context = context_of(engine, case, None)
+    assert "Till" in read_docx(documents.render_report_docx(context)).text
+    assert "Socialnämnden" in read_docx(documents.render_report_docx(context)).text
+    assert "Socialnämnden" in flat(read_pdf(documents.render_report_pdf(context)).text)
 
 
 def test_bromma_pdf_has_the_same_sections_and_facts(engine: Engine) -> None:

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from tests.conftest import NOW, attach_extract, seed_cycle, seed_entry, seed_unit
 from workflow import exports, services
@@ -194,6 +194,23 @@ def test_formula_like_text_stays_text(engine: Engine) -> None:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         sheet_xml = archive.read("xl/worksheets/sheet1.xml").decode()
     assert "<f>" not in sheet_xml  # no formula anywhere in the sheet
+
+
+def test_a_name_stored_before_control_characters_were_refused_still_exports(
+    engine: Engine,
+) -> None:
+    """Names with control characters are refused now; a row from before must not make the
+    workbook impossible to write (openpyxl refuses them): the character is left out."""
+    entry_id = winner(engine)
+    with engine.begin() as connection:
+        unit_of_entry = "SELECT unit_id FROM entry WHERE id = :id"
+        connection.execute(
+            text(f"UPDATE unit SET name = :name WHERE id IN ({unit_of_entry})"),
+            {"name": "Ungdoms\x01jouren", "id": entry_id},
+        )
+    with transaction(engine) as session:
+        rows = read_xlsx(exports.entries_xlsx(session, year=2024))
+    assert rows[1][1] == "Ungdomsjouren"
 
 
 def test_only_the_years_entries_and_an_empty_cycle_has_only_the_header(engine: Engine) -> None:

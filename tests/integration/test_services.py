@@ -297,6 +297,35 @@ def test_extract_cannot_be_sent_without_the_pdf(engine: Engine) -> None:
     assert snapshot(engine, entry.id) == before
 
 
+@pytest.mark.parametrize(
+    ("uploaded", "stored"),
+    [
+        ("../../etc/protokoll.pdf", "protokoll.pdf"),
+        ("C:\\Users\\eva\\Protokoll §5.pdf", "Protokoll §5.pdf"),
+        ("protokoll\u202efdp.exe", "protokollfdp.exe"),  # would read as "protokollexe.pdf"
+        ("proto\x7fkoll\x1b.pdf", "protokoll.pdf"),
+        ("x" * 3000 + ".pdf", "x" * 196 + ".pdf"),
+        ("\u2028", "extract.pdf"),
+    ],
+)
+def test_an_uploaded_files_name_is_kept_safe(engine: Engine, uploaded: str, stored: str) -> None:
+    """The same for the API, the web form and the CLI: no folders, no control or
+    bidirectional characters, at most 200 characters with the ending kept."""
+    entry = seed_entry(engine)
+    assert entry.id is not None
+    with transaction(engine) as session:
+        document = services.attach_document(
+            session,
+            entry_id=entry.id,
+            kind="extract",
+            filename=uploaded,
+            data=b"%PDF-1.4\n%%EOF\n",
+            actor="t",
+            now=NOW,
+        )
+    assert document.filename == stored
+
+
 def test_extract_message_carries_the_pdf(engine: Engine) -> None:
     """The e-mail to the award office names the uploaded extract as its attachment."""
     entry = seed_entry(engine)
@@ -336,6 +365,19 @@ def test_site_visit_is_booked_and_announced(engine: Engine) -> None:
         "submitted",
         "examinator",
     )
+
+
+def test_a_site_visit_in_year_9999_is_refused_and_nothing_changes(engine: Engine) -> None:
+    """A typo like 9999-12-31 would break every calendar feed the visit appears in."""
+    entry = seed_entry(engine, privately_run=True, name="Privat")
+    assert entry.id is not None
+    advance(engine, entry.id, "submitted", 1)
+    with pytest.raises(WorkflowError) as refused, transaction(engine) as session:
+        services.schedule_site_visit(
+            session, entry_id=entry.id, version=2, on=date(9999, 12, 31), actor="t", now=NOW
+        )
+    assert refused.value.reasons[0].code == "implausible_date"
+    assert snapshot(engine, entry.id)[1] == 2  # version unchanged
 
 
 def test_site_visit_notice_carries_a_calendar_invitation(engine: Engine) -> None:

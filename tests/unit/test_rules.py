@@ -11,8 +11,10 @@ from workflow.domain.rules import (
     AWARD_CLASSES,
     UnitFacts,
     cycle_reasons,
+    date_reason,
     eligibility_reasons,
     is_email,
+    name_reasons,
     normalise_award_class,
 )
 
@@ -217,3 +219,52 @@ def test_header_injection_is_refused():
 def test_address_that_is_not_plain_is_refused(value):
     """Trailing newlines, lists, display names, spaces and malformed addresses are refused."""
     assert not is_email(value)
+
+
+@pytest.mark.parametrize(
+    "name", ["Ungdomsjouren", "LSS/SoL-hälsan", "Förskolan Ängen – avdelning Ö", "x" * 200]
+)
+def test_ordinary_names_are_fine(name):
+    assert name_reasons("Enhetens namn", name) == ()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Förskolan\x01Sol",  # control character: no DOCX or XLSX could hold it
+        "Enhet\r\nBcc: x@y.se",  # a line break
+        "Enhet\u2028Två",  # Unicode's own line separator
+        "Enhet\u202eslov",  # right-to-left override: reads as something else
+        "Tab\there",
+    ],
+)
+def test_names_with_line_breaks_or_control_characters_are_refused(name):
+    assert [r.code for r in name_reasons("Enhetens namn", name)] == ["invalid_characters"]
+
+
+def test_empty_and_overlong_names_are_refused():
+    assert [r.code for r in name_reasons("Namnet", "  ")] == ["missing_name"]
+    assert [r.code for r in name_reasons("Nämnden", "", missing="missing_board")] == [
+        "missing_board"
+    ]
+    assert [r.code for r in name_reasons("Namnet", "x" * 201)] == ["name_too_long"]
+
+
+@pytest.mark.parametrize("day", [date(2000, 1, 1), date(2024, 6, 11), date(2100, 12, 31)])
+def test_dates_of_this_century_are_plausible(day):
+    assert date_reason("Mötesdatum", day) is None
+
+
+@pytest.mark.parametrize("day", [date(1, 1, 1), date(1999, 12, 31), date(2101, 1, 1), date.max])
+def test_dates_far_from_now_are_refused_as_typos(day):
+    reason = date_reason("Mötesdatum", day)
+    assert reason is not None and reason.code == "implausible_date"
+    assert day.isoformat() in reason.message
+
+
+def test_a_cycle_year_far_from_now_is_refused():
+    codes = [
+        r.code
+        for r in cycle_reasons(9999, date(9999, 5, 17), date(9999, 6, 28), date(9999, 11, 26))
+    ]
+    assert codes == ["implausible_year"]

@@ -90,8 +90,15 @@ def may_move(actor: Actor, entry: EntryScope, target: Stage) -> Reason | None:
 
 
 def examiner_conflict(examiner_organisation_id: int | None, entry: EntryScope) -> Reason | None:
-    """An examiner never examines an entry of their own administration (jäv)."""
-    if examiner_organisation_id is not None and examiner_organisation_id == entry.organisation_id:
+    """An examiner never examines an entry of their own administration (jäv); one whose
+    administration is not known cannot be shown free of it."""
+    if examiner_organisation_id is None:
+        return Reason(
+            "examiner_organisation_unknown",
+            "Examinatorn saknar organisation, så jäv kan inte uteslutas. "
+            "Ange examinatorns förvaltning först.",
+        )
+    if examiner_organisation_id == entry.organisation_id:
         return Reason(
             "conflict_of_interest",
             "Examinatorn tillhör samma förvaltning som enheten och kan inte examinera den (jäv).",

@@ -101,11 +101,62 @@ def normalise_award_class(value: str) -> str | None:
     return None
 
 
+# The years a person can mean here. Anything else is a typo, and 9999-12-31 would break every
+# calendar feed it appears in (an all-day event ends the day after).
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
+
+# Characters no name may hold: control characters (they make DOCX and XLSX files invalid and
+# can break a line in a report or header), line and paragraph separators, and the bidirectional
+# overrides that make a name read differently from what it is.
+_UNSAFE_IN_NAMES = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+MAX_NAME_LENGTH = 200
+
+
+def without_unsafe_characters(value: str) -> str:
+    """`value` with what `name_reasons` refuses taken out (for names nobody typed, like an
+    uploaded file's)."""
+    return _UNSAFE_IN_NAMES.sub("", value)
+
+
+def date_reason(label: str, day: date) -> Reason | None:
+    """Why `day` cannot be a date of the award process, or None."""
+    if EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+        return None
+    return Reason(
+        "implausible_date",
+        f"{label} ({day.isoformat()}) ligger inte mellan år {EARLIEST_YEAR} och {LATEST_YEAR}.",
+    )
+
+
+def name_reasons(label: str, value: str, missing: str = "missing_name") -> tuple[Reason, ...]:
+    """Why `value` cannot be the name of an organisation, board or unit; empty if it can."""
+    if not value.strip():
+        return (Reason(missing, f"{label} saknas."),)
+    reasons = []
+    if _UNSAFE_IN_NAMES.search(value):
+        reasons.append(
+            Reason(
+                "invalid_characters",
+                f"{label} innehåller radbrytningar eller andra styrtecken: {value!r}.",
+            )
+        )
+    if len(value.strip()) > MAX_NAME_LENGTH:
+        reasons.append(Reason("name_too_long", f"{label} får vara högst {MAX_NAME_LENGTH} tecken."))
+    return tuple(reasons)
+
+
 def cycle_reasons(
     year: int, contribution_deadline: date, extract_deadline: date, winners_date: date
 ) -> tuple[Reason, ...]:
     """A cycle's dates must lie in its year and come in the order the process runs."""
     reasons: list[Reason] = []
+    if not EARLIEST_YEAR <= year <= LATEST_YEAR:
+        reasons.append(
+            Reason(
+                "implausible_year",
+                f"Året {year} ligger inte mellan {EARLIEST_YEAR} och {LATEST_YEAR}.",
+            )
+        )
     named = {
         "contribution_deadline": contribution_deadline,
         "extract_deadline": extract_deadline,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from workflow.domain.errors import Reason, TransitionRefused
-from workflow.domain.rules import BOARD_DECISIONS, JURY_OUTCOMES, parse_date
+from workflow.domain.rules import BOARD_DECISIONS, JURY_OUTCOMES, date_reason, parse_date
 
 
 class Stage(StrEnum):
@@ -197,6 +197,10 @@ def check_stage_data(
                         "invalid_date", f"'{raw}' i fältet '{name}' är inget datum (ÅÅÅÅ-MM-DD)."
                     )
                 )
+                continue
+            implausible = date_reason(f"Fältet '{name}'", day)
+            if implausible is not None:
+                reasons.append(implausible)
                 continue
             raw = day.isoformat()
         elif spec.kind == "choice" and spec.choices is not None and raw not in spec.choices:

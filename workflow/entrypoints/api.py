@@ -463,7 +463,7 @@ def upload_document(
             session,
             entry_id=entry_id,
             kind=kind,
-            filename=_clean_filename(file.filename, kind),
+            filename=file.filename or "",
             data=data,
             actor=actor.name,
             now=now(),
@@ -481,13 +481,6 @@ def _read_limited(file: UploadFile) -> bytes:
             raise refusal(PayloadTooLarge, "too_large", "Filen är större än 20 MB.")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _clean_filename(filename: str | None, kind: str) -> str:
-    """A name every database stores: no NUL, no control characters, valid UTF-8, bounded."""
-    name = (filename or "").encode("utf-8", "replace").decode("utf-8")
-    name = "".join(c for c in name if c >= " " and c != "\x7f")[-200:]
-    return name or f"{kind}.pdf"
 
 
 @router.get("/outbox", response_model=list[schemas.OutboxPublic])

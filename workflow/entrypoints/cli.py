@@ -788,6 +788,8 @@ def serve(
             typer.echo(line)
     broker = broker_url(settings)
     settings.celery_broker_url = broker  # the web process nudges the same broker
+    if "PUBLIC_URL" not in os.environ:  # so a webhook cannot point back at this very server
+        settings.public_url = f"http://{host}:{port}"
     os.environ["CELERY_BROKER_URL"] = broker
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # `kvalitet worker` in a child: it supervises Celery (restarts it if it dies).

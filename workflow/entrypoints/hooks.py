@@ -6,21 +6,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
 from workflow import webhooks
 from workflow.domain.access import Role
 from workflow.entrypoints.api import ActorDep, SessionDep, require
+from workflow.entrypoints.schemas import Strict
 from workflow.models import OutboxMessage, Webhook
 from workflow.settings import get_settings
 
 router = APIRouter(prefix="/api/v1")
 
 
-class WebhookCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class WebhookCreate(Strict):
     url: str = Field(min_length=1, max_length=2000)
     secret: str = Field(min_length=1, max_length=500)
 
