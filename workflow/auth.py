@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, delete, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from workflow.domain import rules
 from workflow.domain.access import (
     JURY_SEES,
     Actor,
@@ -84,9 +85,7 @@ def create_user(
     unit_id: int | None = None,
     password: str | None = None,
 ) -> NewUser:
-    reasons: list[Reason] = []
-    if not name.strip():
-        reasons.append(Reason("missing_name", "Användaren behöver ett namn."))
+    reasons = list(rules.name_reasons("Användarnamnet", name))
     try:
         parsed_role = Role(role)
     except ValueError:

@@ -168,6 +168,9 @@ def unit_spec_reasons(spec: UnitSpec) -> tuple[Reason, ...]:
     reasons.extend(rules.name_reasons("Enhetens namn", spec.name))
     if spec.contact_email and not rules.is_email(spec.contact_email):
         reasons.append(Reason("invalid_email", f"'{spec.contact_email}' är ingen e-postadress."))
+    for year in spec.earlier_participation_years:
+        if not rules.EARLIEST_YEAR - 100 <= year <= rules.LATEST_YEAR:
+            reasons.append(Reason("invalid_year", f"{year} är inget årtal för ett deltagande."))
     if spec.earlier_participation_count < 0:
         reasons.append(
             Reason("invalid_count", "Antal tidigare deltaganden kan inte vara negativt.")
@@ -231,8 +234,13 @@ def import_units(session: Session, specs: Sequence[tuple[int, UnitSpec]]) -> lis
     if reasons:
         raise InvalidInput(reasons)
     units = [_unit_from(spec) for _, spec in specs]
-    session.add_all(units)
-    session.flush()
+    try:
+        session.add_all(units)
+        session.flush()
+    except IntegrityError:  # another import (or person) created one of them just now
+        raise refusal(
+            Conflict, "unit_exists", "Någon av enheterna skapades nyss av någon annan; läs in igen."
+        ) from None
     return units
 
 

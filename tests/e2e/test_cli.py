@@ -248,6 +248,60 @@ def test_commands_before_init_say_what_to_do(tmp_path: Path) -> None:
     assert "kvalitet init" in result.stderr
 
 
+MINIMAL_PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+
+
+def test_an_attached_file_is_kept_as_what_the_stage_is_about(
+    cli: Cli, entry_id: int, tmp_path: Path
+) -> None:
+    """The contribution attached on `submitted` is the contribution: it is never sent to the
+    award office as the minutes extract. On other stages --attach is refused."""
+    pdf = tmp_path / "bidrag.pdf"
+    pdf.write_bytes(MINIMAL_PDF)
+    entry = str(entry_id)
+    refused = cli("entry", "advance", entry, "withdrawn", "--version", "1", "--note", "x",
+                  "--attach", str(pdf), ok=False)  # fmt: skip
+    assert refused.returncode == 2 and "--attach gäller bara" in refused.stderr
+    cli("entry", "advance", entry, "submitted", "--version", "1", "--attach", str(pdf))
+    cli("entry", "advance", entry, "board_decision", "--version", "2",
+        "decision=approved", "meeting_date=2024-06-10", "paragraph=§ 5")  # fmt: skip
+    no_extract = cli("entry", "advance", entry, "extract_sent", "--version", "3", ok=False)
+    assert no_extract.returncode == 5
+    assert "Protokollsutdraget saknas" in no_extract.stderr
+
+
+def test_what_the_environment_gets_wrong_is_a_message_not_a_traceback(
+    cli: Cli, entry_id: int, tmp_path: Path
+) -> None:
+    """Numbers too large for the database, bytes that are not UTF-8, control characters in a
+    user name, an unreachable database and a data folder that is a file: each says what is
+    wrong in Swedish and exits non-zero."""
+    huge = str(2**63)
+    cases: list[tuple[Cli, list[str], set[int], str]] = [
+        (cli, ["entry", "show", huge], {2, 3}, ""),
+        (cli, ["entry", "history", huge], {2, 3}, ""),
+        (cli, ["unit", "create", "Stor", "--org", "1", "--staff", huge], {2}, "för stort"),
+        (cli, ["unit", "create", "Bad\udcffName", "--org", "1", "--staff", "5"], {2}, "UTF-8"),
+        (cli, ["unit", "create", "Ny", "--org", "1", "--staff", "5", "--earlier", "-5"], {2}, "-5"),
+        (cli, ["user", "create", "ev\nil", "--role", "jury"], {2}, "styrtecken"),
+        (Cli("postgresql+psycopg://postgres@127.0.0.1:1/x"), ["entry", "list"], {8}, "databasen"),
+    ]
+    a_file = tmp_path / "not-a-folder"
+    a_file.write_text("x")
+    folder_is_a_file = Cli("")
+    folder_is_a_file.env.pop("DATABASE_URL")
+    folder_is_a_file.env["KVALITET_DATA_DIR"] = str(a_file)
+    cases.append((folder_is_a_file, ["entry", "list"], {8}, str(a_file)))
+    units = cli.json("unit", "list")
+    for runner, args, codes, message in cases:
+        result = runner(*args, ok=False)
+        assert result.returncode in codes, (args, result.stderr)
+        assert "Traceback" not in result.stderr, args
+        assert result.stderr.startswith("fel: "), (args, result.stderr)
+        assert message in result.stderr, (args, result.stderr)
+    assert cli.json("unit", "list") == units
+
+
 def test_twenty_concurrent_advances_from_one_version_apply_once(cli: Cli, entry_id: int) -> None:
     """20 processes advance the same entry from version 1 at once: one wins, 19 get a
     conflict, and the history holds exactly one new event."""

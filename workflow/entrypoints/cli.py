@@ -1,7 +1,8 @@
 """The `kvalitet` command line: parse, call one service in one transaction, map errors once.
 
 Exit codes (stable, for scripts): 0 done; 2 invalid input; 3 not found; 4 conflict (stale
-version, duplicate); 5 transition refused; 6 unit not eligible; 7 database not initialised.
+version, duplicate); 5 transition refused; 6 unit not eligible; 7 database not initialised;
+8 database or data folder unreachable.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DataError,
+    InterfaceError,
+    NoSuchModuleError,
+    OperationalError,
+    ProgrammingError,
+)
 from sqlmodel import Session, col, select
 
 from workflow import db, imports, services
@@ -45,6 +53,7 @@ EXIT_CODES: dict[type[WorkflowError], int] = {
     Ineligible: 6,
 }
 EXIT_NOT_INITIALISED = 7
+EXIT_UNAVAILABLE = 8
 
 app = typer.Typer(
     help="Kvalitetsutmärkelsen: omgångar, enheter och deras steg.",
@@ -65,7 +74,34 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Skriv ut som JSON.")]
 
 
 def main() -> None:
-    app()
+    """The console script: what the environment gets wrong becomes a message, not a traceback."""
+    try:
+        app()
+    except (OverflowError, DataError):
+        _exit_with(["Ett tal är för stort (id:n och antal är högst 2147483647)."], 2)
+    except UnicodeError:
+        _exit_with(["Argumenten är inte giltig UTF-8: kontrollera terminalens teckenkodning."], 2)
+    except (ArgumentError, NoSuchModuleError, ModuleNotFoundError) as error:
+        _exit_with([f"DATABASE_URL går inte att använda: {_first_line(error)}"], 2)
+    except (OperationalError, InterfaceError) as error:
+        _exit_with([f"Kan inte använda databasen: {_first_line(error)}"], EXIT_UNAVAILABLE)
+    except OSError as error:  # the data folder (KVALITET_DATA_DIR), a port, a file
+        reason = error.strerror or str(error)
+        where = f"Kan inte använda {error.filename}: " if error.filename else ""
+        _exit_with([f"{where}{reason}"], EXIT_UNAVAILABLE)
+
+
+def _exit_with(messages: Sequence[str], code: int) -> NoReturn:
+    """`_fail` outside a command, where typer no longer turns its Exit into an exit code."""
+    for message in messages:
+        print(f"fel: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+def _first_line(error: BaseException) -> str:
+    """The driver's own first line (psycopg: 'connection failed: … Connection refused')."""
+    original = getattr(error, "orig", None) or error
+    return (str(original).strip().splitlines() or [type(original).__name__])[0]
 
 
 def _now() -> datetime:
@@ -464,20 +500,29 @@ def entry_advance(
     ] = None,
     attach: Annotated[
         Path | None,
-        typer.Option(help="Protokollsutdraget som PDF (för extract_sent), sparas med posten."),
+        typer.Option(
+            help="Protokollsutdraget (extract_sent) eller bidraget (submitted) som fil, "
+            "sparas med posten."
+        ),
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Flytta en post till nästa steg, från den version du utgick från."""
     values = _parse_data([*(data or []), *(more_data or [])])
+    # The file is what the target stage is about; never, say, a contribution as the extract.
+    kind = {Stage.EXTRACT_SENT.value: "extract", Stage.SUBMITTED.value: "contribution"}.get(stage)
+    if attach is not None and kind is None:
+        _fail(
+            ["--attach gäller bara extract_sent (protokollsutdraget) och submitted (bidraget)."], 2
+        )
     upload = _read_file(attach) if attach else None
 
     def work(session: Session) -> dict[str, Any]:
-        if attach is not None and upload is not None:
+        if attach is not None and upload is not None and kind is not None:
             services.attach_document(
                 session,
                 entry_id=entry_id,
-                kind="extract",
+                kind=kind,
                 filename=attach.name,
                 data=upload,
                 actor=_actor(),
