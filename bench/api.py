@@ -6,8 +6,8 @@
 Each client owns its share of the entries and walks each one through the six forward moves of
 a city-run entry (board decision … jury), one POST /api/v1/entries/{id}/transitions per move,
 each from the version the previous response returned, as a person at a screen does; so 16
-requests are in flight at any moment. The server is `uvicorn --workers W` on loopback (the same
-app the tests start), with an admin token, on a fresh database seeded like
+requests are in flight at any moment. The server is `kvalitet web --workers W` on loopback
+(the same app the tests start), with an admin token, on a fresh database seeded like
 `bench/transitions.py` (one organisation, eligible units, notified entries with their minutes
 extract uploaded).
 
@@ -18,13 +18,11 @@ no HTTP, one writer). Goals: p99 under 50 ms, and the HTTP rate at least 0.4 × 
 `--sweep 1,2,3` runs the HTTP part once per worker count (the service rate once), to show why
 the default is what it is.
 
-Workers: one. On this two-core machine one uvicorn worker already keeps a core busy (about
-3 ms of CPU per transition on SQLite, 4.5 ms on PostgreSQL, measured from /proc), and the
-other core is needed by everything else a transition takes: the PostgreSQL backend or
-SQLite's WAL writes, the kernel's loopback traffic, the clients. A second worker does not
-add a core, it competes for the same two: CPU per transition rises by a third and the rate
-falls (see `--sweep 1,2,3`). On SQLite more workers also means more writers taking turns
-for the one write lock. On a machine with more cores, start one worker per spare core.
+Workers: two, as `kvalitet web --workers 2` (what docker-compose runs, one per core here).
+Until stop 9 this bench ran bare `uvicorn --workers W`, which leaves Nagle on (uvicorn#3149):
+every keep-alive response after the first waited ~40 ms for a delayed ACK, which made a
+second worker look useless. Through `kvalitet web`, measured on this two-core machine:
+SQLite 254/s with one worker, 352/s with two; PostgreSQL 158/s and 196/s (`--sweep 1,2`).
 """
 
 from __future__ import annotations
@@ -309,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=2000, help="transitions per measurement")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument(
-        "--workers", type=int, default=1, help="uvicorn worker processes (see the docstring)"
+        "--workers", type=int, default=2, help="uvicorn worker processes (see the docstring)"
     )
     parser.add_argument("--sweep", default="", help="worker counts to compare, e.g. 1,2,3")
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")

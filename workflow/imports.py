@@ -63,6 +63,11 @@ def parse_units_csv(
         raise refusal(
             InvalidInput, "missing_columns", f"Kolumner saknas i rubrikraden: {', '.join(missing)}."
         )
+    twice = sorted({c for c in columns if columns.count(c) > 1})
+    if twice:  # DictReader would silently keep the last one
+        raise refusal(
+            InvalidInput, "duplicate_columns", f"Kolumner finns två gånger: {', '.join(twice)}."
+        )
     unknown = [c for c in columns if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
     if unknown:
         raise refusal(InvalidInput, "unknown_columns", f"Okända kolumner: {', '.join(unknown)}.")
@@ -75,6 +80,9 @@ def parse_units_csv(
             reasons.append(Reason("too_many_fields", f"Rad {row_number}: för många fält."))
             continue
         if not any(row.values()):
+            continue
+        if None in raw_row.values():  # DictReader's filler for the fields a short row lacks
+            reasons.append(Reason("too_few_fields", f"Rad {row_number}: för få fält."))
             continue
         problems: list[str] = []
         spec = _spec_from_row(row, organisation_ids_by_name, problems)
@@ -151,7 +159,9 @@ def _organisation(
 def _integer(row: Mapping[str, str], column: str, problems: list[str]) -> int | None:
     value = row.get(column, "")
     try:
-        return int(value)
+        if not value.isascii():  # int() also reads '٥' and '1_0'; a spreadsheet means neither
+            raise ValueError(value)
+        return int(value.replace("_", "!"))
     except ValueError:
         problems.append(f"'{value}' i {column} är inget heltal.")
         return None

@@ -680,7 +680,10 @@ def update_cycle_deadlines(
     winners_date: date | None = None,
 ) -> Cycle:
     """Move a cycle's dates; pending reminders of its open entries are re-planned at once."""
-    cycle = session.exec(select(Cycle).where(Cycle.year == year)).first()
+    # Locked: two people moving different dates at once must not leave them out of order
+    # (each checked against the other's old dates). PostgreSQL waits here; SQLite refuses a
+    # writer whose read is stale.
+    cycle = session.exec(select(Cycle).where(Cycle.year == year).with_for_update()).first()
     if cycle is None:
         raise refusal(NotFound, "cycle_not_found", f"Det finns ingen omgång för år {year}.")
     contribution = contribution_deadline or cycle.contribution_deadline

@@ -207,13 +207,22 @@ def test_unit_import_reports_rows_and_stores_none(cli: Cli, tmp_path: Path) -> N
         header
         + "Bromma stadsdelsförvaltning;Arbete och försörjning;20;ja;ja;0,9;ja;nej;2022 2023\n"
         + "Bromma stadsdelsförvaltning;Förebyggande;sju;ja;ja;90%;ja;nej;\n"
-        + "Okänd förvaltning;X;8;ja;ja;1;ja;nej;\n",
+        + "Okänd förvaltning;X;8;ja;ja;1;ja;nej;\n"
+        + "Bromma stadsdelsförvaltning;Kort rad;6;ja;ja;0,9\n"
+        + "Bromma stadsdelsförvaltning;Arabisk siffra;٥;ja;ja;0,9;ja;nej;\n",
         encoding="utf-8",
     )
     result = cli("unit", "import", str(bad), ok=False)
     assert result.returncode == 2
     assert "Rad 3" in result.stderr
     assert "Rad 4" in result.stderr
+    assert "Rad 5: för få fält" in result.stderr  # not read as "nej" for what is missing
+    assert "Rad 6: '٥' i staff_count är inget heltal" in result.stderr
+    assert cli.json("unit", "list") == []
+    twice = tmp_path / "twice.csv"
+    twice.write_text(header.rstrip("\n") + ";name\n", encoding="utf-8")
+    result = cli("unit", "import", str(twice), ok=False)
+    assert result.returncode == 2 and "två gånger: name" in result.stderr
     assert cli.json("unit", "list") == []
 
     good = tmp_path / "good.csv"
