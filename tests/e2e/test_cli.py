@@ -170,6 +170,28 @@ def test_refusals_exit_non_zero_and_change_nothing(
     assert cli.json("entry", "history", str(entry_id)) == before
 
 
+def test_outbox_list_shows_what_a_change_queued_and_says_when_there_is_nothing(
+    cli: Cli, tmp_path: Path
+) -> None:
+    assert cli("outbox", "list").stdout.strip() == "Utkorgen är tom."
+    cli(
+        "cycle", "create", "--year", "2024", "--contribution-deadline", "2024-05-17",
+        "--extract-deadline", "2024-06-28", "--winners-date", "2024-11-26",
+    )  # fmt: skip
+    org = cli("org", "create", "Socialförvaltningen", "--board", "Socialnämnden").stdout.strip()
+    unit = cli("unit", "create", "Ungdomsjouren", "--org", org, "--staff", "14",
+               "--contact", "chef@example.se").stdout.strip()  # fmt: skip
+    cli("entry", "create", "--unit", unit, "--year", "2024", "--class", "socialtjänst")
+    queued = cli.json("outbox", "list")
+    assert isinstance(queued, list)
+    receipt = next(m for m in queued if m["kind"] == "notification_receipt")
+    assert (receipt["to"], receipt["status"]) == ("chef@example.se", "queued")
+    assert receipt["message_id"].endswith("@kvalitet.stockholm.se>")
+    assert "notification_receipt" in cli("outbox", "list").stdout
+    none_sent = cli("outbox", "list", "--status", "sent").stdout.strip()
+    assert none_sent == "Inga meddelanden med de villkoren."
+
+
 def test_ineligible_unit_is_refused_with_each_rule(cli: Cli, entry_id: int) -> None:
     """A three-person unit without a business plan cannot be notified; both rules are named."""
     unit = cli("unit", "create", "Liten", "--org", "1", "--staff", "3", "--no-business-plan")

@@ -143,6 +143,7 @@ def test_coordinators_manage_only_their_own_organisations_feeds(
     ]
     assert coordinator.delete(f"/api/v1/calendar-tokens/{city['id']}").status_code == 404
     assert coordinator.delete("/api/v1/calendar-tokens/999999").status_code == 404
+    assert coordinator.delete(f"/api/v1/calendar-tokens/{2**70}").status_code == 404
     assert coordinator.delete(f"/api/v1/calendar-tokens/{own.json()['id']}").status_code == 204
     # Refusals stored nothing: the admin's token and the coordinator's one, nothing more.
     tokens = admin.get("/api/v1/calendar-tokens").json()

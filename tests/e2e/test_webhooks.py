@@ -182,3 +182,12 @@ def test_webhooks_are_registered_over_http_by_admins_only(sqlite_server: Any) ->
     assert [w["url"] for w in admin.get("/api/v1/webhooks").json()] == [
         "https://diarium.stockholm.se/in"
     ]
+    # Unknown webhooks, also ids no database could hold, are 404 like unknown entries.
+    for path in (f"/api/v1/webhooks/{2**70}", "/api/v1/webhooks/999999"):
+        assert admin.delete(path).status_code == 404
+    for path in (f"/api/v1/webhooks/{2**70}/deliveries", "/api/v1/webhooks/999999/deliveries"):
+        gone = admin.get(path)
+        assert gone.status_code == 404 and gone.json()["reasons"][0]["code"] == "not_found"
+    nul_secret = admin.post("/api/v1/webhooks", json={"url": "https://x.se", "secret": "a\x00" * 9})
+    assert nul_secret.status_code == 422
+    assert len(admin.get("/api/v1/webhooks").json()) == 1

@@ -673,6 +673,9 @@ def outbox_list(
     if as_json:
         _echo_json(views)
         return
+    if not views:
+        filtered = status is not None or entry is not None
+        typer.echo("Inga meddelanden med de villkoren." if filtered else "Utkorgen är tom.")
     for m in views:
         error = f"  ({m['last_error']})" if m["last_error"] else ""
         typer.echo(

@@ -18,7 +18,7 @@ from sqlmodel import col, select
 from workflow import auth, exports, feeds
 from workflow.domain.access import Actor, Role
 from workflow.domain.errors import NotFound, refusal
-from workflow.entrypoints.api import ActorDep, SessionDep, now, require, visible_entry
+from workflow.entrypoints.api import MAX_ID, ActorDep, SessionDep, now, require, visible_entry
 from workflow.models import FeedToken
 
 router = APIRouter(prefix="/api/v1")
@@ -131,7 +131,7 @@ def list_calendar_tokens(session: SessionDep, actor: ActorDep) -> list[FeedToken
 def revoke_calendar_token(token_id: int, session: SessionDep, actor: ActorDep) -> Response:
     """Revoke a subscription URL; its feed answers 404 from now on."""
     require(actor, Role.COORDINATOR)
-    feed_token = session.get(FeedToken, token_id)
+    feed_token = session.get(FeedToken, token_id) if 1 <= token_id <= MAX_ID else None
     if feed_token is None or not _may_manage(actor, feed_token.organisation_id):
         # Another organisation's token is as unknown to a coordinator as a missing one.
         raise refusal(NotFound, "not_found", f"Kalenderlänken med id {token_id} finns inte.")

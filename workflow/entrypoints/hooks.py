@@ -11,7 +11,8 @@ from sqlmodel import col, select
 
 from workflow import webhooks
 from workflow.domain.access import Role
-from workflow.entrypoints.api import ActorDep, SessionDep, require
+from workflow.domain.errors import NotFound, refusal
+from workflow.entrypoints.api import MAX_ID, ActorDep, SessionDep, require
 from workflow.entrypoints.schemas import Strict
 from workflow.models import OutboxMessage, Webhook
 from workflow.settings import get_settings
@@ -54,6 +55,7 @@ def list_webhooks(session: SessionDep, actor: ActorDep) -> list[Webhook]:
 @router.delete("/webhooks/{webhook_id}", status_code=204)
 def delete_webhook(webhook_id: int, session: SessionDep, actor: ActorDep) -> Response:
     require(actor, Role.ADMIN)
+    _known_webhook(session, webhook_id)
     webhooks.delete_webhook(session, webhook_id)
     return Response(status_code=204)
 
@@ -62,6 +64,7 @@ def delete_webhook(webhook_id: int, session: SessionDep, actor: ActorDep) -> Res
 def deliveries(webhook_id: int, session: SessionDep, actor: ActorDep) -> list[dict[str, Any]]:
     """The delivery log: every event, its status, attempts and last error."""
     require(actor, Role.ADMIN)
+    _known_webhook(session, webhook_id)
     rows = session.exec(
         select(OutboxMessage)
         .where(OutboxMessage.channel == "webhook", OutboxMessage.recipient == str(webhook_id))
@@ -80,3 +83,11 @@ def deliveries(webhook_id: int, session: SessionDep, actor: ActorDep) -> list[di
         }
         for m in rows
     ]
+
+
+def _known_webhook(session: SessionDep, webhook_id: int) -> Webhook:
+    """The webhook, or 404 as for an unknown entry (also for ids no database could hold)."""
+    webhook = session.get(Webhook, webhook_id) if 1 <= webhook_id <= MAX_ID else None
+    if webhook is None:
+        raise refusal(NotFound, "not_found", f"Webhooken med id {webhook_id} finns inte.")
+    return webhook
