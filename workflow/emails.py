@@ -35,7 +35,12 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from workflow.domain.calendar import STOCKHOLM
-from workflow.domain.rules import AWARD_CLASSES, AWARD_OFFICE_EMAIL, normalise_award_class
+from workflow.domain.rules import (
+    AWARD_CLASSES,
+    AWARD_OFFICE_EMAIL,
+    is_email,
+    normalise_award_class,
+)
 from workflow.settings import Settings
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "email"
@@ -136,6 +141,7 @@ def _contribution(payload: Mapping[str, Any], today: date | None) -> dict[str, A
     return {
         # Kept ahead of its stage: the board decision or the extract is still missing.
         "kept_for_later": "submitted" in payload["pending"],
+        "board_decided": "board_decision" in payload["facts"],
         "submitted_on": contribution.get("submitted_on"),
         "title": contribution.get("title"),
     }
@@ -210,7 +216,11 @@ _OPTIONAL: Mapping[str, Any] = {
     "extract_deadline": None,  # ISO date of the cycle's deadline for the minutes extract
     "privately_run": None,  # True/False when known: privately run units have no board
     "award_office_email": AWARD_OFFICE_EMAIL,
+    "coordinator_email": None,  # the organisation's coordinator, when it has one
 }
+# The award office's own mail about an organisation's case: a reply goes to that
+# organisation's coordinator, not back to the office.
+_REPLY_TO_COORDINATOR = frozenset({"extract_to_award_office"})
 # Names that appear in subjects and single lines: never more than one line.
 _ONE_LINE = ("unit", "organisation", "board")
 
@@ -234,6 +244,9 @@ def context_for(
         if isinstance(context.get(name), str):
             context[name] = " ".join(context[name].split())
     context.update(builder(context, today))
+    coordinator = context["coordinator_email"]
+    replies_to_coordinator = kind in _REPLY_TO_COORDINATOR and coordinator and is_email(coordinator)
+    context["reply_address"] = coordinator if replies_to_coordinator else None
     return context
 
 
@@ -382,7 +395,7 @@ def render_email(
     message = EmailMessage(policy=POLICY)
     message["From"] = settings.mail_from
     message["To"] = recipient
-    message["Reply-To"] = settings.mail_reply_to
+    message["Reply-To"] = full["reply_address"] or settings.mail_reply_to
     message.set_raw("Subject", _encoded_subject(subject))
     message["Date"] = format_datetime(date)
     message["Message-ID"] = message_id_for(key, settings.message_id_domain)

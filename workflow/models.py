@@ -142,7 +142,7 @@ class OutboxMessage(SQLModel, table=True):
     kind: str
     recipient: str
     payload: dict[str, Any] = Field(sa_column=_json_column())
-    status: str = "queued"  # queued | sent | failed
+    status: str = "queued"  # queued | sent | failed | cancelled (a reminder no longer needed)
     attempts: int = 0
     last_error: str | None = None
     due_at: datetime = Field(sa_column=_utc_column())

@@ -506,6 +506,10 @@ def _stored_attachments(
 # --- operator actions ------------------------------------------------------------------------
 
 
+# queued → sent, or failed after its last attempt; cancelled: a reminder no longer needed.
+STATUSES = ("queued", "sent", "failed", "cancelled")
+
+
 def retry_message(session: Session, message_id: int, *, now: datetime) -> OutboxMessage:
     """Put a failed (or waiting) message back in the queue, due now, with fresh attempts.
 
@@ -519,7 +523,7 @@ def retry_message(session: Session, message_id: int, *, now: datetime) -> Outbox
     result = session.execute(
         text(
             "UPDATE outbox_message SET status = 'queued', due_at = :now, claimed_by = NULL, "
-            "attempts = 0 WHERE id = :id AND status <> 'sent' "
+            "attempts = 0 WHERE id = :id AND status NOT IN ('sent', 'cancelled') "
             "AND NOT (status = 'queued' AND claimed_by IS NOT NULL AND due_at > :now)"
         ).bindparams(bindparam("now", type_=due_type)),
         {"id": message_id, "now": now},
@@ -532,6 +536,13 @@ def retry_message(session: Session, message_id: int, *, now: datetime) -> Outbox
             InvalidInput,
             "already_sent",
             f"Meddelandet {message_id} är redan skickat; det skickas inte igen.",
+        )
+    if message.status == "cancelled":
+        raise refusal(
+            InvalidInput,
+            "not_needed",
+            f"Meddelandet {message_id} behövs inte längre (uppgiften kom in eller "
+            "deltagandet återkallades); det skickas inte.",
         )
     raise refusal(
         Conflict,
@@ -573,9 +584,11 @@ def outbox_views(
     if message_ids is not None:
         query = query.where(col(OutboxMessage.id).in_(list(message_ids)))
     if status is not None:
-        if status not in ("queued", "sent", "failed"):
+        if status not in STATUSES:
             raise refusal(
-                InvalidInput, "unknown_status", f"Okänd status '{status}' (queued, sent, failed)."
+                InvalidInput,
+                "unknown_status",
+                f"Okänd status '{status}' ({', '.join(STATUSES)}).",
             )
         query = query.where(OutboxMessage.status == status)
     if entry_id is not None:

@@ -56,6 +56,9 @@ def depends_on(entry: Entry) -> tuple[bool, bool, bool]:
     )
 
 
+NOT_NEEDED = "Behövs inte längre: uppgiften kom in eller deltagandet återkallades."
+
+
 def replan_entry(session: Session, entry: Entry, unit: Unit, cycle: Cycle, now: datetime) -> None:
     """Make the entry's pending reminders match its plan. Pending rows the plan no longer
     wants are cancelled (a due one the sweep has not reached yet stays: it is still wanted);
@@ -72,6 +75,20 @@ def replan_entry(session: Session, entry: Entry, unit: Unit, cycle: Cycle, now: 
             update(Reminder)
             .where(col(Reminder.id).in_(cancelled), col(Reminder.status) == "pending")
             .values(status="cancelled")
+        )
+    # Already queued as e-mails but not sent yet (a backlog, an SMTP outage): the fact arrived
+    # or the entry was withdrawn, so they must not go out. One a relay is sending right now
+    # (claimed) goes; that window no change can close.
+    unsent = [key for _, key, status in existing if status == "queued" and key not in wanted]
+    if unsent:
+        session.execute(
+            update(OutboxMessage)
+            .where(
+                col(OutboxMessage.key).in_(unsent),
+                col(OutboxMessage.status) == "queued",
+                col(OutboxMessage.claimed_by).is_(None),
+            )
+            .values(status="cancelled", last_error=NOT_NEEDED)
         )
     insert_rows(
         session,
@@ -218,6 +235,7 @@ def message_context(
         "facts": entry.facts,
         "pending": entry.pending,
         "award_office_email": cycle.award_office_email,
+        "coordinator_email": organisation.coordinator_email,
         "contribution_deadline": cycle.contribution_deadline.isoformat(),
         "extract_deadline": cycle.extract_deadline.isoformat(),
         "privately_run": unit.privately_run,

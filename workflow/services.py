@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from workflow import feeds, reminders, webhooks
 from workflow.db import insert_rows
 from workflow.domain import rules
+from workflow.domain.calendar import STOCKHOLM
 from workflow.domain.errors import (
     Conflict,
     Ineligible,
@@ -477,7 +478,7 @@ def record_contribution(
     title: str | None = None,
 ) -> Entry:
     """Record the written contribution (skriftligt bidrag), whatever stage the entry is in."""
-    data = {"submitted_on": (submitted_on or now.date()).isoformat()}
+    data = {"submitted_on": (submitted_on or now.astimezone(STOCKHOLM).date()).isoformat()}
     if title:
         data["title"] = title
     return advance_entry(

@@ -5,12 +5,14 @@ from __future__ import annotations
 import multiprocessing
 from datetime import UTC, date, datetime
 
+import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
 from tests.conftest import NOW, seed_entry
-from workflow import reminders, services
+from workflow import outbox, reminders, services
 from workflow.db import make_engine, transaction
+from workflow.domain.errors import InvalidInput
 from workflow.models import OutboxMessage, Reminder
 
 
@@ -89,6 +91,37 @@ def test_sweep_queues_each_due_reminder_once(engine: Engine) -> None:
         )
     assert len(keys) == 2
     assert all(k.startswith(f"reminder/{entry.id}/") for k in keys)
+
+
+def test_queued_reminders_not_yet_sent_are_cancelled_when_the_fact_arrives(
+    engine: Engine,
+) -> None:
+    """Reminders swept into the outbox but not sent yet (a backlog, an SMTP outage) must not
+    go out once the contribution is in or the entry is withdrawn. One a relay is sending at
+    that moment (claimed) is left to it; a cancelled one cannot be sent again by a retry."""
+    entry = seed_entry(engine)
+    assert entry.id is not None
+    moment = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)  # the 14- and 7-day reminders are due
+    with transaction(engine) as session:
+        assert reminders.sweep_due_reminders(session, now=moment) == 2
+        being_sent, waiting = session.exec(
+            select(OutboxMessage).where(OutboxMessage.kind == "reminder").order_by(OutboxMessage.id)  # type: ignore[arg-type]
+        ).all()
+        being_sent.claimed_by, being_sent.claimed_at = "relay-1", moment
+        session.add(being_sent)
+    with transaction(engine) as session:
+        services.record_contribution(session, entry_id=entry.id, version=1, actor="t", now=moment)
+    with transaction(engine) as session:
+        statuses = {
+            m.id: (m.status, m.last_error)
+            for m in session.exec(select(OutboxMessage).where(OutboxMessage.kind == "reminder"))
+        }
+        assert statuses[being_sent.id] == ("queued", None)
+        assert statuses[waiting.id] == ("cancelled", reminders.NOT_NEEDED)
+        assert [m["id"] for m in outbox.outbox_views(session, status="cancelled")] == [waiting.id]
+    with pytest.raises(InvalidInput) as refused, transaction(engine) as session:
+        outbox.retry_message(session, waiting.id or 0, now=moment)
+    assert refused.value.reasons[0].code == "not_needed"
 
 
 def test_moved_deadline_replans_pending_and_never_resends(engine: Engine) -> None:

@@ -398,6 +398,15 @@ def test_contribution_kept_ahead_of_the_board_says_so():
     assert "vi sparar bidraget" in kept_text
     assert "vi sparar bidraget" not in normal_text
     assert "17 maj 2024" in normal_text
+    # The board has decided here; only the extract is missing, and the text says just that.
+    kept_flat = " ".join(kept_text.split())
+    assert "innan protokollsutdraget med beslutet från Socialnämnden är skickat" in kept_flat
+    assert "nämndens beslut" not in kept_flat
+    before_board = payload("contribution_receipt", facts={}, pending={"submitted": submitted})
+    before_board_text = text_of(parse(render("contribution_receipt", before_board)))
+    assert "innan nämndens beslut och protokollsutdraget är klara" in " ".join(
+        before_board_text.split()
+    )
 
 
 def test_site_visit_date_comes_from_the_payload_or_the_examined_facts():
@@ -445,6 +454,38 @@ def test_reminder_for_the_extract_goes_to_the_coordinator_wording():
 
     assert "Nu är det 2 dagar kvar: protokollsutdraget från Socialnämnden" in text_of(parsed)
     assert "28 juni 2024" in parsed["Subject"]
+
+
+def test_the_coordinator_is_told_one_way_to_send_the_extract():
+    """Uploading the extract forwards it to the award office, so no e-mail about the extract
+    also asks the coordinator to mail it there (that gave the office two copies)."""
+    extract = payload("reminder", deadline_kind="extract", deadline="2024-06-28", days_before=2)
+    overdue = payload("overdue", deadline_kind="extract", deadline="2024-06-28")
+    texts = [
+        text_of(parse(render("board_decision_recorded"))),
+        text_of(parse(render("reminder", extract, date=datetime(2024, 6, 26, 6, tzinfo=UTC)))),
+        text_of(parse(render("overdue", overdue, date=datetime(2024, 7, 1, 6, tzinfo=UTC)))),
+    ]
+    for text in (" ".join(t.split()) for t in texts):
+        assert "som PDF" in text and "går det automatiskt till" in text
+        assert "Skicka det till" not in text and "Skicka utdraget" not in text
+
+
+def test_a_reply_to_the_forwarded_extract_reaches_the_coordinator():
+    """The extract goes from the award office's system to the award office: a question about
+    it must reach the organisation's coordinator, not come back to the office itself."""
+    coordinator = "samordnare@stockholm.se"
+    forwarded = parse(
+        render("extract_to_award_office", payload("x", coordinator_email=coordinator))
+    )
+    assert forwarded["Reply-To"] == coordinator
+    assert "går svaret till samordnare@stockholm.se, samordnaren för Socialförvaltningen" in (
+        " ".join(text_of(forwarded).split())
+    )
+    without = parse(render("extract_to_award_office"))  # no coordinator on record
+    assert without["Reply-To"] == "kvalitetsutmarkelsen@stockholm.se"
+    receipt = parse(render("notification_receipt", payload("x", coordinator_email=coordinator)))
+    assert receipt["Reply-To"] == "kvalitetsutmarkelsen@stockholm.se"  # others: the office
 
 
 def test_overdue_and_escalation_name_the_missed_deadline():

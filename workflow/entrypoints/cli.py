@@ -662,7 +662,9 @@ app.add_typer(reminders_app, name="reminders")
 
 @outbox_app.command("list")
 def outbox_list(
-    status: Annotated[str | None, typer.Option(help="queued, sent eller failed.")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="queued, sent, failed eller cancelled.")
+    ] = None,
     entry: Annotated[int | None, typer.Option(help="Bara en posts meddelanden.")] = None,
     as_json: JsonFlag = False,
 ) -> None:

@@ -115,7 +115,12 @@ ACTION_LABELS: Mapping[Stage, str] = {
     Stage.JURY: "Registrera jurybeslut",
     Stage.WITHDRAWN: "Återkalla deltagandet",
 }
-STATUS_LABELS: Mapping[str, str] = {"queued": "I kö", "sent": "Skickat", "failed": "Misslyckat"}
+STATUS_LABELS: Mapping[str, str] = {
+    "queued": "I kö",
+    "sent": "Skickat",
+    "failed": "Misslyckat",
+    "cancelled": "Behövs inte",
+}
 DOCUMENT_LABELS: Mapping[str, str] = {
     "extract": "Protokollsutdrag",
     "contribution": "Skriftligt bidrag",
