@@ -156,6 +156,23 @@ def test_ceremony_and_site_visit_are_given_their_hours(cli: Cli) -> None:
         (["entry", "advance", "999", "board_decision", "--version", "1"], 3, "finns inte"),
         (["entry", "advance", "{id}", "board_decision", "--version", "1"], 5, "meeting_date"),
         (["entry", "advance", "{id}", "withdrawn", "--version", "1", "--data", "x"], 2, "NYCKEL"),
+        (
+            [
+                "entry",
+                "advance",
+                "{id}",
+                "board_decision",
+                "--version",
+                "1",
+                "decision=approved",
+                "meeting_date=2024-06-10",
+                "paragraph=5",
+                "--data",
+                "decision=noted",
+            ],
+            2,
+            "två gånger",
+        ),
     ],
 )
 def test_refusals_exit_non_zero_and_change_nothing(
@@ -213,6 +230,15 @@ def test_cycle_with_deadlines_out_of_order_is_refused(cli: Cli) -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert "protokollsutdraget" in result.stderr
+    assert cli.json("cycle", "list") == []
+    # Every bad date at once, so the person fixes them in one go.
+    both = cli(
+        "cycle", "create", "--year", "2025", "--contribution-deadline", "2025-02-30",
+        "--extract-deadline", "28 juni", "--winners-date", "2025-11-25", ok=False,
+    )  # fmt: skip
+    assert both.returncode == 2
+    assert "--contribution-deadline: '2025-02-30' är inget datum" in both.stderr
+    assert "--extract-deadline: '28 juni' är inget datum" in both.stderr
     assert cli.json("cycle", "list") == []
 
 

@@ -30,6 +30,7 @@ from sqlmodel import Session, col, select
 
 from workflow import db, imports, services
 from workflow.demo import load_demo
+from workflow.domain import rules
 from workflow.domain.errors import (
     Conflict,
     Ineligible,
@@ -150,6 +151,16 @@ def _parse_date(value: str, option: str) -> date:
         _fail([f"{option}: '{value}' är inget datum (ÅÅÅÅ-MM-DD)."], 2)
 
 
+def _parse_dates(*options: tuple[str, str]) -> list[date]:
+    """Every option's date, or one message per bad one (a person fixes them all at once)."""
+    parsed = {option: rules.parse_date(value) for option, value in options}
+    bad = [f"{option}: '{value}' är inget datum (ÅÅÅÅ-MM-DD)." for option, value in options
+           if parsed[option] is None]  # fmt: skip
+    if bad:
+        _fail(bad, 2)
+    return [day for day in parsed.values() if day is not None]
+
+
 def _parse_time(value: str, option: str) -> time:
     try:
         parsed = time.fromisoformat(value)
@@ -220,10 +231,10 @@ def cycle_create(
         _parse_time(ceremony_starts_at, "--ceremony-starts-at") if ceremony_starts_at else None,
         _parse_time(ceremony_ends_at, "--ceremony-ends-at") if ceremony_ends_at else None,
     )
-    dates = (
-        _parse_date(contribution_deadline, "--contribution-deadline"),
-        _parse_date(extract_deadline, "--extract-deadline"),
-        _parse_date(winners_date, "--winners-date"),
+    dates = _parse_dates(
+        ("--contribution-deadline", contribution_deadline),
+        ("--extract-deadline", extract_deadline),
+        ("--winners-date", winners_date),
     )
     cycle = _run(
         lambda session: services.create_cycle(
@@ -482,6 +493,8 @@ def _parse_data(pairs: Sequence[str]) -> dict[str, str]:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             _fail([f"'{pair}' ska skrivas NYCKEL=VÄRDE, t.ex. meeting_date=2024-06-10."], 2)
+        if data.get(key.strip(), value) != value:
+            _fail([f"{key.strip()} anges två gånger med olika värden; vilket gäller?"], 2)
         data[key.strip()] = value
     return data
 
