@@ -32,7 +32,7 @@ from tests.e2e.browser import (  # noqa: F401 (pytest fixtures)
 from tests.e2e.conftest import LiveServer
 from workflow import auth, services
 from workflow.db import make_engine, transaction
-from workflow.models import Document, HistoryEvent, OutboxMessage, Unit
+from workflow.models import Document, Entry, HistoryEvent, OutboxMessage, Unit
 
 ADMIN = ("anna", "kansliet-lösen-1")
 COORDINATOR = ("sam", "samordnare-lösen-1")
@@ -232,9 +232,14 @@ def test_admin_books_a_site_visit_with_its_hours_and_wrong_hours_are_explained(
     page.get_by_label("Dag för platsbesöket").fill("2024-09-03")
     page.get_by_label("Börjar").fill("15:00")
     page.get_by_label("Slutar").fill("13:00")
+    visit_note = page.locator("#site-visit").get_by_label("Anteckning i historiken")
+    visit_note.fill("Intervju med chef och två medarbetare")
     page.get_by_role("button", name="Boka platsbesök").click()
     expect(page.locator("#site-visit-errors")).to_contain_text("måste sluta efter att det börjar")
     assert world.version(entry_id) == version  # nothing booked
+    # What was typed is still there to correct, the note too.
+    expect(visit_note).to_have_value("Intervju med chef och två medarbetare")
+    visit_note.fill("")
 
     page.get_by_label("Dag för platsbesöket").fill("2024-09-03")
     page.get_by_label("Börjar").fill("13:00")
@@ -247,6 +252,13 @@ def test_admin_books_a_site_visit_with_its_hours_and_wrong_hours_are_explained(
         "Platsbesök bokat 2024-09-03 kl. 13:00–15:30."
     )
     assert world.version(entry_id) == version + 1
+    # The facts and the timeline name the booking in Swedish, not by its stored keys.
+    facts = page.locator("section[aria-labelledby=fakta]")
+    expect(facts.get_by_role("heading", name="Platsbesök")).to_be_visible()
+    expect(facts).to_contain_text("Börjar")
+    expect(facts).to_contain_text("Slutar")
+    for key in ("site_visit", "starts_at", "ends_at"):
+        expect(page.locator("main")).not_to_contain_text(key)
 
 
 def test_stale_version_shows_a_swedish_conflict_message_with_a_reload_link(
@@ -418,6 +430,22 @@ def test_coordinator_sees_only_entries_of_their_own_organisation(world: World) -
         assert "Ungdomsjouren" in dashboard.text
         assert "Förskolan Solen" not in dashboard.text
         assert client.get(f"/entries/{world.social_entry}").status_code == 200
+
+
+def test_the_entry_page_says_whom_its_e_mails_cannot_reach(sqlite_world: World) -> None:
+    """Without the unit's address, receipts, reminders, feedback and the jury's answer are
+    not written at all; the entry page says so instead of staying silent."""
+    with transaction(sqlite_world.engine) as session:
+        unit_id = session.get(Entry, sqlite_world.social_entry).unit_id  # type: ignore[union-attr]
+        unit = session.get(Unit, unit_id)
+        assert unit is not None
+        unit.contact_email = None
+        session.add(unit)
+    with logged_in(sqlite_world.server, ADMIN) as client:
+        without = client.get(f"/entries/{sqlite_world.social_entry}").text
+        with_address = client.get(f"/entries/{sqlite_world.school_entry}").text
+    assert "Ungdomsjouren saknar e-postadress" in without
+    assert "saknar e-postadress" not in with_address
 
 
 def test_admin_dashboard_shows_how_the_outbox_keeps_up_and_a_coordinator_does_not(

@@ -213,9 +213,7 @@ def check_stage_data(
             continue
         cleaned[name] = raw
     if target == Stage.WITHDRAWN and not (note or "").strip():
-        reasons.append(
-            Reason("missing_note", "Ange varför deltagandet återkallas (--note / note).")
-        )
+        reasons.append(Reason("missing_note", "Ange varför deltagandet återkallas."))
     if target == Stage.JURY and cleaned.get("outcome") == "winner" and not budget_in_balance:
         reasons.append(
             Reason("winner_budget_in_balance", "En vinnare måste ha en budget i balans.")

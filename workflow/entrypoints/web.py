@@ -54,10 +54,10 @@ from workflow.domain.errors import (
     refusal,
 )
 from workflow.domain.rules import AWARD_CLASSES, BOARD_DECISIONS, JURY_OUTCOMES, parse_date
-from workflow.domain.stages import STAGE_FIELDS, STAGE_LABELS_SV, Stage
+from workflow.domain.stages import STAGE_FIELDS, STAGE_LABELS_SV, TERMINAL_STAGES, Stage
 from workflow.emails import datum
 from workflow.entrypoints import api
-from workflow.models import Cycle, Document, Entry, OutboxMessage, Unit
+from workflow.models import Cycle, Document, Entry, Organisation, OutboxMessage, Unit
 from workflow.settings import get_settings
 
 TEMPLATE_DIR = FilePath(__file__).resolve().parents[2] / "templates" / "web"
@@ -99,7 +99,11 @@ FIELD_LABELS: Mapping[str, str] = {
     "award_class": "Klass",
     "year": "År",
     "kept_for": "Registrerat i förväg för",
+    "starts_at": "Börjar",
+    "ends_at": "Slutar",
 }
+# Facts that are not stages, as the entry page heads them.
+FACT_GROUP_LABELS: Mapping[str, str] = {"site_visit": "Platsbesök"}
 FIELD_HINTS: Mapping[str, str] = {"paragraph": "Till exempel § 12."}
 LONG_TEXT_FIELDS = frozenset({"strengths", "development_areas"})
 CHOICE_LABELS: Mapping[str, Mapping[str, str]] = {
@@ -191,7 +195,7 @@ def _stage_label(code: str | None) -> str:
     try:
         return STAGE_LABELS_SV[Stage(code or "")]
     except ValueError:
-        return str(code)
+        return FACT_GROUP_LABELS.get(str(code), str(code))
 
 
 def _filesize(size: int) -> str:
@@ -836,7 +840,33 @@ def entry_context(
             session, _message_ids(session, {entry_id}, status=None, limit=OUTBOX_PAGE_SIZE)
         ),
         "max_upload_mb": services.MAX_UPLOAD_BYTES // (1024 * 1024),
+        "missing_addresses": _missing_addresses(session, entry, stage),
     }
+
+
+def _missing_addresses(session: Session, entry: Entry, stage: Stage) -> list[str]:
+    """Who the entry's e-mails cannot reach: without an address they are not written at all,
+    so the page says so (receipts, reminders, feedback and the jury's answer)."""
+    if stage in TERMINAL_STAGES:
+        return []
+    unit = session.get(Unit, entry.unit_id)
+    organisation = session.get(Organisation, unit.organisation_id) if unit else None
+    missing = []
+    if unit is not None and not unit.contact_email:
+        missing.append(
+            f"{unit.name} saknar e-postadress: kvitton, påminnelser, återkoppling och "
+            "jurybeslut kan inte skickas till enheten."
+        )
+    if organisation is not None and not organisation.coordinator_email:
+        what = (
+            "påminnelser till samordnaren"
+            if unit is not None and unit.privately_run
+            else "begäran om nämndbeslut och påminnelser om protokollsutdraget"
+        )
+        missing.append(
+            f"{organisation.name} saknar samordnare med e-postadress: {what} kan inte skickas."
+        )
+    return missing
 
 
 def _problem_for(problem: FormProblem | None, prefix: str) -> FormProblem | None:
