@@ -32,7 +32,15 @@ from tests.e2e.browser import (  # noqa: F401 (pytest fixtures)
 from tests.e2e.conftest import LiveServer
 from workflow import auth, services
 from workflow.db import make_engine, transaction
-from workflow.models import Document, Entry, HistoryEvent, OutboxMessage, Unit
+from workflow.models import (
+    Document,
+    Entry,
+    ExaminerAssignment,
+    HistoryEvent,
+    OutboxMessage,
+    Unit,
+    User,
+)
 
 ADMIN = ("anna", "kansliet-lösen-1")
 COORDINATOR = ("sam", "samordnare-lösen-1")
@@ -494,6 +502,53 @@ def test_coordinator_gets_no_jury_form_and_a_forced_jury_post_is_refused(world: 
     assert "får inte flytta posten" in refused.text
     assert world.version(world.social_entry) == version
     assert world.stage(world.social_entry) == "feedback"
+
+
+def test_admin_assigns_an_examiner_on_the_entry_page_and_jav_is_refused(world: World) -> None:
+    """The admin picks an examiner on the entry page; one from the entry's own administration
+    is refused with the reason and nothing is assigned; the assigned one is listed, sees the
+    entry, and a coordinator cannot assign at all."""
+    with transaction(world.engine) as session:
+        social_org = session.get(Unit, session.get(Entry, world.social_entry).unit_id)  # type: ignore[union-attr]
+        school_org = session.get(Unit, session.get(Entry, world.school_entry).unit_id)  # type: ignore[union-attr]
+        assert social_org is not None and school_org is not None
+        for name, org in (("eva", school_org.organisation_id), ("jon", social_org.organisation_id)):
+            auth.create_user(
+                session, name=name, role="examiner", organisation_id=org,
+                password="examinator-1", now=LATER,
+            )  # fmt: skip
+        ids = {u.name: u.id for u in session.exec(select(User).where(User.role == "examiner"))}
+    url = f"/entries/{world.social_entry}"
+    with logged_in(world.server, ("eva", "examinator-1")) as eva:
+        assert eva.get(url).status_code == 404  # not assigned yet
+    with logged_in(world.server, ADMIN) as admin:
+        page = admin.get(url)
+        assert "Ingen examinator är tilldelad ännu." in page.text
+        refused = admin.post(
+            f"{url}/examiners", data={"csrf_token": csrf_of(page.text), "user_id": str(ids["jon"])}
+        )
+        assert refused.status_code == 409
+        assert "(jäv)" in refused.text and 'id="examiner-errors"' in refused.text
+        assigned = admin.post(
+            f"{url}/examiners",
+            data={"csrf_token": csrf_of(page.text), "user_id": str(ids["eva"])},
+            follow_redirects=True,
+        )
+        assert "Examinatorn är tilldelad posten" in assigned.text
+        listed = assigned.text.split('id="examinatorer"')[1].split("</section>")[0]
+        assert "eva (Utbildningsförvaltningen)" in listed and "jon" not in listed.split("<form")[0]
+    with logged_in(world.server, ("eva", "examinator-1")) as eva:
+        assert eva.get(url).status_code == 200
+    with logged_in(world.server, COORDINATOR) as coordinator:
+        page = coordinator.get(url)
+        assert "Tilldela examinator" not in page.text
+        forced = coordinator.post(
+            f"{url}/examiners", data={"csrf_token": csrf_of(page.text), "user_id": str(ids["jon"])}
+        )
+        assert forced.status_code == 403
+    with transaction(world.engine) as session:
+        pairs = session.exec(select(ExaminerAssignment.user_id)).all()
+    assert pairs == [ids["eva"]]
 
 
 # --- CSRF, login ---------------------------------------------------------------------------

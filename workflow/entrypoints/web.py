@@ -45,6 +45,7 @@ from workflow import auth, db, outbox, services
 from workflow.domain.access import ROLE_LABELS_SV, Actor, Role, may_move
 from workflow.domain.calendar import STOCKHOLM
 from workflow.domain.errors import (
+    Conflict,
     InvalidInput,
     NotFound,
     Reason,
@@ -57,7 +58,16 @@ from workflow.domain.rules import AWARD_CLASSES, BOARD_DECISIONS, JURY_OUTCOMES,
 from workflow.domain.stages import STAGE_FIELDS, STAGE_LABELS_SV, TERMINAL_STAGES, Stage
 from workflow.emails import datum
 from workflow.entrypoints import api
-from workflow.models import Cycle, Document, Entry, Organisation, OutboxMessage, Unit
+from workflow.models import (
+    Cycle,
+    Document,
+    Entry,
+    ExaminerAssignment,
+    Organisation,
+    OutboxMessage,
+    Unit,
+    User,
+)
 from workflow.settings import get_settings
 
 TEMPLATE_DIR = FilePath(__file__).resolve().parents[2] / "templates" / "web"
@@ -133,6 +143,7 @@ NOTICES: Mapping[str, str] = {
     "moved": "Ändringen är sparad.",
     "uploaded": "Filen är uppladdad.",
     "site_visit": "Platsbesöket är bokat och enheten får ett meddelande.",
+    "examiner": "Examinatorn är tilldelad posten och ser den nu.",
     "retried": "Meddelandet ligger i kön igen och skickas strax.",
     "logged_out": "Du är utloggad.",
 }
@@ -817,7 +828,11 @@ def entry_context(
     if allowed(Stage.SUBMITTED) and stage in _CONTRIBUTION_STAGES:
         uploads.append("contribution")
     site_visit = stage == Stage.SUBMITTED and allowed(Stage.EXAMINED)
-    shown = {f["id"] for f in forms} | ({"site-visit"} if site_visit else set())
+    shown = (
+        {f["id"] for f in forms}
+        | ({"site-visit"} if site_visit else set())
+        | ({"examiner"} if user.is_admin else set())
+    )
     # A problem whose form is not on the page (say, a move no longer possible) goes on top.
     page_problem = problem
     problem_anchor = None
@@ -841,6 +856,34 @@ def entry_context(
         ),
         "max_upload_mb": services.MAX_UPLOAD_BYTES // (1024 * 1024),
         "missing_addresses": _missing_addresses(session, entry, stage),
+        **_examiners(session, user, entry_id, problem),
+    }
+
+
+def _examiners(
+    session: Session, user: WebUser, entry_id: int, problem: FormProblem | None
+) -> dict[str, Any]:
+    """Who examines the entry, and for an admin the examiners that can still be assigned."""
+    assigned_ids = set(
+        session.exec(
+            select(ExaminerAssignment.user_id).where(ExaminerAssignment.entry_id == entry_id)
+        ).all()
+    )
+    rows = session.exec(
+        select(User.id, User.name, Organisation.name)
+        .join(Organisation, col(Organisation.id) == User.organisation_id, isouter=True)
+        .where(col(User.role) == Role.EXAMINER.value)
+        .order_by(col(User.name))
+    ).all()
+    examiners = [
+        {"id": user_id, "label": f"{name} ({org})" if org else name} for user_id, name, org in rows
+    ]
+    return {
+        "examiners": [e for e in examiners if e["id"] in assigned_ids],
+        "assignable": (
+            [e for e in examiners if e["id"] not in assigned_ids] if user.is_admin else []
+        ),
+        "examiner_problem": _problem_for(problem, "examiner"),
     }
 
 
@@ -1064,6 +1107,37 @@ def book_site_visit(request: Request, entry_id: Id, form: FormDep) -> Response:
     return RedirectResponse(
         f"/entries/{entry_id}?ok=site_visit", status_code=303, background=api.nudge()
     )
+
+
+@router.post("/entries/{entry_id}/examiners", response_class=HTMLResponse)
+def assign_examiner(request: Request, entry_id: Id, form: FormDep) -> Response:
+    """Assign an examiner (admins); one from the entry's own organisation is refused (jäv)."""
+    values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    user = authorised_user(request, form)
+    try:
+        with db.transaction() as session:
+            api.visible_entry(session, user.actor, entry_id)
+            if not user.is_admin:
+                raise refusal(
+                    auth.Forbidden, "forbidden", "Bara utmärkelsens kansli tilldelar examinatorer."
+                )
+            raw = _text(form, "user_id", 20)
+            if not raw.isdigit() or len(raw) > 9:
+                raise refusal(InvalidInput, "missing_examiner", "Välj en examinator.")
+            auth.assign_examiner(
+                session,
+                entry_id=entry_id,
+                examiner_id=int(raw),
+                assigned_by=user.actor.name,
+                now=now(),
+            )
+    except auth.Forbidden as error:
+        return error_page(
+            request, 403, error.reasons, user=user, back=(f"/entries/{entry_id}", "Till posten")
+        )
+    except (InvalidInput, NotFound, Conflict) as error:
+        return _entry_problem_page(request, user, entry_id, error, "examiner", values)
+    return RedirectResponse(f"/entries/{entry_id}?ok=examiner#examinatorer", status_code=303)
 
 
 @router.post("/entries/{entry_id}/documents", response_class=HTMLResponse)
