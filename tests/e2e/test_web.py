@@ -551,6 +551,18 @@ def test_admin_assigns_an_examiner_on_the_entry_page_and_jav_is_refused(world: W
     assert pairs == [ids["eva"]]
 
 
+def test_the_extract_form_says_before_the_click_that_the_pdf_comes_first(world: World) -> None:
+    entry_id = world.social_entry
+    world.advance(
+        entry_id, "board_decision", decision="approved", meeting_date="2024-04-18", paragraph="§ 12"
+    )
+    hint = "Ladda först upp protokollsutdraget som PDF"
+    with logged_in(world.server, ADMIN) as admin:
+        assert hint in admin.get(f"/entries/{entry_id}").text
+        attach_extract(world.engine, entry_id)
+        assert hint not in admin.get(f"/entries/{entry_id}").text
+
+
 # --- CSRF, login ---------------------------------------------------------------------------
 
 

@@ -818,6 +818,14 @@ def entry_context(
         .where(Document.entry_id == entry_id)
         .order_by(col(Document.id))
     ).all()
+    if not any(d.kind == "extract" for d in documents):
+        for form in forms:
+            if form["target"] == Stage.EXTRACT_SENT:
+                # Said before the click, not only in the refusal after it.
+                form["hint"] = (
+                    "Ladda först upp protokollsutdraget som PDF under Dokument nedan; "
+                    "det skickas då med till Kvalitetsutmärkelsen."
+                )
     uploads = []
     if (
         allowed(Stage.EXTRACT_SENT)
