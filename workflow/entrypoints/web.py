@@ -724,7 +724,15 @@ def entries_page(
     fast as the first), optionally of one stage."""
     with db.transaction() as session:
         user = current_user(session, request)  # first: a visitor is sent to log in
-        chosen = services.parse_stage(stage) if stage else None
+        if stage and stage not in {s.value for s in Stage}:
+            return error_page(
+                request,
+                400,
+                [Reason("unknown_stage", f"Okänt steg i adressen: '{stage}'. Välj steg i listan.")],
+                user=user,
+                back=("/entries", "Till alla poster"),
+            )
+        chosen = Stage(stage) if stage else None
         cycles = list(session.exec(select(Cycle).order_by(col(Cycle.year).desc())).all())
         cycle = next((c for c in cycles if c.year == year), None) if year else None
         if year is not None and cycle is None:
@@ -1330,9 +1338,13 @@ def _error_as_page(request: Request, error: Exception) -> Response:
     if isinstance(error, WorkflowError):
         return error_page(request, api.status_for(error), error.reasons, user=user)
     if isinstance(error, RequestValidationError):
-        in_path = any(e.get("loc", ("",))[0] == "path" for e in error.errors())
-        status = 404 if in_path else 422
-        message = "Sidan finns inte." if in_path else "Adressen innehåller ett ogiltigt värde."
+        places = {e.get("loc", ("",))[0] for e in error.errors()}
+        # A bad id in the path is a page that does not exist; a bad query is a bad address
+        # (400, nothing was being saved); only a form's body is data that could not be saved.
+        status = 404 if "path" in places else 422 if "body" in places else 400
+        message = (
+            "Sidan finns inte." if status == 404 else "Adressen innehåller ett ogiltigt värde."
+        )
         return error_page(request, status, [Reason("invalid_request", message)], user=user)
     assert isinstance(error, StarletteHTTPException)
     message = {
