@@ -217,6 +217,7 @@ _OPTIONAL: Mapping[str, Any] = {
     "privately_run": None,  # True/False when known: privately run units have no board
     "award_office_email": AWARD_OFFICE_EMAIL,
     "coordinator_email": None,  # the organisation's coordinator, when it has one
+    "organisation_kind": None,  # forvaltning | bolag: a bolag's decision is its styrelse's
 }
 # The award office's own mail about an organisation's case: a reply goes to that
 # organisation's coordinator, not back to the office.
@@ -244,6 +245,10 @@ def context_for(
         if isinstance(context.get(name), str):
             context[name] = " ".join(context[name].split())
     context.update(builder(context, today))
+    # Who decides, in the words of the seeds: a förvaltning's nämnd, a bolag's styrelse.
+    company = context["organisation_kind"] == "bolag"
+    context["decider"] = "styrelsen" if company else "nämnden"
+    context["deciders"] = "styrelsens" if company else "nämndens"
     coordinator = context["coordinator_email"]
     replies_to_coordinator = kind in _REPLY_TO_COORDINATOR and coordinator and is_email(coordinator)
     context["reply_address"] = coordinator if replies_to_coordinator else None

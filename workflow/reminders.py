@@ -229,6 +229,7 @@ def message_context(
         "version": entry.version,
         "unit": unit.name,
         "organisation": organisation.name,
+        "organisation_kind": organisation.kind,
         "board": organisation.board,
         "year": cycle.year,
         "award_class": entry.award_class,

@@ -488,6 +488,30 @@ def test_a_reply_to_the_forwarded_extract_reaches_the_coordinator():
     assert receipt["Reply-To"] == "kvalitetsutmarkelsen@stockholm.se"  # others: the office
 
 
+def test_a_bolag_decides_in_its_styrelse_not_a_namnd():
+    """Seed 002: the case goes to the "nämnd eller styrelse"; a city-owned company's board
+    is its styrelse, and the e-mails say so."""
+    bolag = {"organisation": "Stockholm Vatten och Avfall", "board": "Styrelsen för SVOA"}
+    agenda = " ".join(
+        text_of(
+            parse(render("agenda_request", payload("x", organisation_kind="bolag", **bolag)))
+        ).split()
+    )
+    receipt = " ".join(
+        text_of(
+            parse(render("notification_receipt", payload("x", organisation_kind="bolag", **bolag)))
+        ).split()
+    )
+    assert "Styrelsen kan antingen godkänna" in agenda and "Nämnden kan" not in agenda
+    assert "styrelsens beslut" in receipt and "nämndens beslut" not in receipt
+    forvaltning = " ".join(
+        text_of(
+            parse(render("agenda_request", payload("x", organisation_kind="forvaltning")))
+        ).split()
+    )
+    assert "Nämnden kan antingen godkänna" in forvaltning
+
+
 def test_overdue_and_escalation_name_the_missed_deadline():
     """After the deadline the unit is asked to send soon, and the coordinator is told."""
     overdue = text_of(parse(render("overdue", date=datetime(2024, 5, 20, 6, tzinfo=UTC))))
