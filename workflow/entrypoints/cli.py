@@ -83,13 +83,28 @@ def main() -> None:
     except UnicodeError:
         _exit_with(["Argumenten är inte giltig UTF-8: kontrollera terminalens teckenkodning."], 2)
     except (ArgumentError, NoSuchModuleError, ModuleNotFoundError) as error:
-        _exit_with([f"DATABASE_URL går inte att använda: {_first_line(error)}"], 2)
+        _exit_with(
+            [
+                f"DATABASE_URL går inte att använda: {_first_line(error)}",
+                "Ange sqlite:///SÖKVÄG eller postgresql+psycopg://ANVÄNDARE@VÄRD/DATABAS.",
+            ],
+            2,
+        )
     except (OperationalError, InterfaceError) as error:
-        _exit_with([f"Kan inte använda databasen: {_first_line(error)}"], EXIT_UNAVAILABLE)
+        _exit_with(
+            [
+                f"Kan inte använda databasen: {_first_line(error)}",
+                "Kontrollera DATABASE_URL och att databasen är igång och skrivbar.",
+            ],
+            EXIT_UNAVAILABLE,
+        )
     except OSError as error:  # the data folder (KVALITET_DATA_DIR), a port, a file
         reason = error.strerror or str(error)
         where = f"Kan inte använda {error.filename}: " if error.filename else ""
-        _exit_with([f"{where}{reason}"], EXIT_UNAVAILABLE)
+        _exit_with(
+            [f"{where}{reason}", "Kontrollera KVALITET_DATA_DIR och att mappen går att skriva i."],
+            EXIT_UNAVAILABLE,
+        )
 
 
 def _exit_with(messages: Sequence[str], code: int) -> NoReturn:
@@ -145,10 +160,7 @@ def _echo_json(value: Any) -> None:
 
 
 def _parse_date(value: str, option: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        _fail([f"{option}: '{value}' är inget datum (ÅÅÅÅ-MM-DD)."], 2)
+    return _parse_dates((option, value))[0]
 
 
 def _parse_dates(*options: tuple[str, str]) -> list[date]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from workflow import webhooks
 from workflow.domain.access import Role
@@ -85,7 +85,7 @@ def deliveries(webhook_id: int, session: SessionDep, actor: ActorDep) -> list[di
     ]
 
 
-def _known_webhook(session: SessionDep, webhook_id: int) -> Webhook:
+def _known_webhook(session: Session, webhook_id: int) -> Webhook:
     """The webhook, or 404 as for an unknown entry (also for ids no database could hold)."""
     webhook = session.get(Webhook, webhook_id) if 1 <= webhook_id <= MAX_ID else None
     if webhook is None:
