@@ -26,7 +26,7 @@ from workflow.emails import (
     Attachment,
     CalendarPart,
     message_id_for,
-    render_email,
+    render_outgoing,
     render_subject,
 )
 from workflow.models import Document, OutboxMessage
@@ -230,7 +230,7 @@ def _load_attachments(session: Session, messages: Sequence[OutboxMessage]) -> An
 
 
 def _build_email(message: OutboxMessage, attachments: Any, settings: Settings) -> Any:
-    return render_email(
+    return render_outgoing(
         message.kind,
         to=message.recipient,
         context=message.payload,
@@ -426,17 +426,17 @@ def _renew(
     return [m for m in messages if m.id in kept]
 
 
+_MARK_SENT = text(
+    "UPDATE outbox_message SET status = 'sent', sent_at = :now, claimed_by = NULL, "
+    "last_error = NULL WHERE id = :id AND status <> 'sent'"
+).bindparams(bindparam("now", type_=OutboxMessage.__table__.c.sent_at.type))  # type: ignore[attr-defined]
+
+
 def _record_sent(engine: Engine, worker: str, message: OutboxMessage, now: datetime) -> None:
     """The server's 250 is a fact: record it even if our claim was lost meanwhile, so that
     nobody claims the row and sends it once more later."""
     with engine.begin() as connection:
-        connection.execute(
-            text(
-                "UPDATE outbox_message SET status = 'sent', sent_at = :now, claimed_by = NULL, "
-                "last_error = NULL WHERE id = :id AND status <> 'sent'"
-            ).bindparams(bindparam("now", type_=OutboxMessage.__table__.c.sent_at.type)),  # type: ignore[attr-defined]
-            {"now": now, "id": message.id},
-        )
+        connection.execute(_MARK_SENT, {"now": now, "id": message.id})
 
 
 def _record_retry(

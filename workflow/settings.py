@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     outbox_retry_base_seconds: float = 60.0
     outbox_max_attempts: int = 10
     outbox_batch_size: int = 200
+    # SMTP connections each outbox task keeps busy at once (threads, each with its own
+    # claim): a connection spends most of its time waiting for the server's replies.
+    outbox_connections: int = Field(default=2, ge=1, le=16)
 
     # Where this service is reached; a webhook may not point back at it.
     public_url: str = "http://127.0.0.1:8000"

@@ -10,11 +10,11 @@ from __future__ import annotations
 import contextlib
 import smtplib
 import ssl
-from email.message import EmailMessage
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
+from workflow.emails import OutgoingEmail
 from workflow.settings import Settings
 
 
@@ -44,7 +44,7 @@ class Transport(Protocol):
         tb: TracebackType | None,
     ) -> None: ...
 
-    def send(self, message: Any) -> None: ...  # an EmailMessage, or a webhook's request
+    def send(self, message: Any) -> None: ...  # an OutgoingEmail, or a webhook's request
 
 
 class SmtpTransport:
@@ -83,10 +83,10 @@ class SmtpTransport:
                 self._smtp.quit()
             self._smtp = None
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: OutgoingEmail) -> None:
         assert self._smtp is not None, "use the transport as a context manager"
         try:
-            refused = self._smtp.send_message(message)
+            refused = self._smtp.sendmail(message.sender, [message.recipient], message.data)
         except smtplib.SMTPRecipientsRefused as error:
             code, reply = next(iter(error.recipients.values()))
             # 421 is the server closing the connection, whichever command it answers.
@@ -128,13 +128,13 @@ class EmlFolderTransport:
     ) -> None:
         return None
 
-    def send(self, message: EmailMessage) -> None:
-        message_id = str(message["Message-ID"]).strip("<>")
+    def send(self, message: OutgoingEmail) -> None:
+        message_id = message.message_id.strip("<>")
         name = "".join(c if c.isalnum() or c in "-._@" else "_" for c in message_id)
         target = self.folder / f"{name}.eml"
         temporary = target.with_suffix(".eml.tmp")
         try:
-            temporary.write_bytes(message.as_bytes())
+            temporary.write_bytes(message.data)
             temporary.replace(target)  # atomic: a reader never sees half a message
         except OSError as error:
             raise TransientFailure(f"Kan inte skriva {target}: {error}") from error

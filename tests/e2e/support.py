@@ -50,6 +50,8 @@ class SmtpSink:
         self._refuse_reply = "451 4.3.0 Försök igen senare"
         self._lock = threading.Lock()
         self._controller: Controller | None = None
+        # When each client connection delivered its first and its last message.
+        self.connection_spans: dict[Any, tuple[float, float]] = {}
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self._lock:
@@ -62,6 +64,9 @@ class SmtpSink:
             for part in message.walk():
                 self.defects.extend(f"{message['Message-ID']}: {d!r}" for d in part.defects)
             self.messages.append(message)  # type: ignore[arg-type]
+            now = time.monotonic()
+            first, _ = self.connection_spans.get(session.peer, (now, now))
+            self.connection_spans[session.peer] = (first, now)
         return "250 2.0.0 OK"
 
     def refuse_next(self, count: int, reply: str = "451 4.3.0 Försök igen senare") -> None:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 
 import psutil
@@ -134,8 +135,30 @@ def test_worker_killed_five_times_loses_nothing(
         f"SMTP server, {interrupted} interrupted sends"
     )
     assert kills == 5
-    # At most one message in flight per pool process (2) at each kill.
-    assert interrupted <= kills * 2
+    # At most one message in flight per connection (2 pool processes × 2 each) at each kill.
+    assert interrupted <= kills * 2 * Settings().outbox_connections
+
+
+def test_one_worker_process_keeps_two_smtp_connections_busy_at_once(
+    sqlite_engine: Engine, sqlite_url: str, redis_url: str, sink: SmtpSink, tmp_path: Path
+) -> None:
+    """A connection mostly waits for the server's replies, so each outbox task keeps
+    OUTBOX_CONNECTIONS of them sending at the same time; still each message arrives once."""
+    seed_entries(sqlite_engine, 30)
+    expected = expected_ids(sqlite_engine)
+    env = worker_env(sqlite_url, redis_url, sink.port, tmp_path) | {"OUTBOX_CONNECTIONS": "2"}
+    worker = Worker(env, tmp_path / "worker.log", concurrency=1).start()
+    try:
+        assert wait_until(lambda: all_sent(sqlite_engine, len(expected)), timeout=120)
+    finally:
+        worker.stop()
+    assert set(sink.ids()) == expected
+    assert sink.duplicates() == {}
+    spans = sorted(sink.connection_spans.values())
+    overlapping = any(
+        later_first < earlier_last for (_, earlier_last), (later_first, _) in pairwise(spans)
+    )
+    assert overlapping, f"the connections took turns: {spans}"
 
 
 def test_smtp_outage_then_refusals_deliver_everything_once(

@@ -6,7 +6,6 @@ import socket
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from tests.conftest import seed_entry
 from tests.e2e.support import SmtpSink
 from workflow.db import transaction
 from workflow.domain.errors import WorkflowError
+from workflow.emails import OutgoingEmail
 from workflow.models import OutboxMessage
 from workflow.outbox import (
     claim_batch,
@@ -163,11 +163,11 @@ class ClaimLostWhileSending(EmlFolderTransport):
         self.when = when
         self.sent: list[str] = []
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: OutgoingEmail) -> None:
         with transaction(self.engine) as session:
             release_stale_claims(session, now=self.when)
         super().send(message)
-        self.sent.append(str(message["Message-ID"]))
+        self.sent.append(message.message_id)
 
 
 def test_a_send_is_recorded_even_when_the_claim_was_lost_meanwhile(

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, time, timedelta
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 
 import pytest
 from sqlalchemy import Engine, text
@@ -21,6 +24,7 @@ from workflow.domain.errors import (
     TransitionRefused,
     WorkflowError,
 )
+from workflow.emails import OutgoingEmail
 from workflow.models import Cycle, Entry, HistoryEvent, OutboxMessage, Unit
 from workflow.settings import Settings
 
@@ -380,6 +384,13 @@ def test_a_site_visit_in_year_9999_is_refused_and_nothing_changes(engine: Engine
     assert snapshot(engine, entry.id)[1] == 2  # version unchanged
 
 
+def as_received(sent: OutgoingEmail) -> EmailMessage:
+    """The relay's wire bytes as a mail client reads them."""
+    message = BytesParser(policy=policy.default).parsebytes(sent.data)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
 def test_site_visit_notice_carries_a_calendar_invitation(engine: Engine) -> None:
     """The site-visit e-mail includes a METHOD:REQUEST invitation mail clients show as one."""
     from workflow.outbox import EMAIL
@@ -395,7 +406,7 @@ def test_site_visit_notice_carries_a_calendar_invitation(engine: Engine) -> None
             select(OutboxMessage).where(OutboxMessage.kind == "site_visit_notice")
         ).one()
         loaded = EMAIL.load(session, [notice])
-    email = EMAIL.build(notice, loaded, Settings())
+    email = as_received(EMAIL.build(notice, loaded, Settings()))
     parts = {part.get_content_type(): part for part in email.walk()}
     assert "text/calendar" in parts
     assert parts["text/calendar"].get_param("method") == "REQUEST"
@@ -442,7 +453,7 @@ def test_site_visit_hours_reach_the_invitation_the_e_mail_and_the_feed(engine: E
         organisation_id = session.get(Unit, entry.unit_id).organisation_id  # type: ignore[union-attr]
         feed = feeds.cycle_calendar(session, organisation_id=organisation_id, now=NOW).decode()
         history = services.entry_history(session, entry.id)
-    email = EMAIL.build(notice, loaded, Settings())
+    email = as_received(EMAIL.build(notice, loaded, Settings()))
     parts = {part.get_content_type(): part for part in email.walk()}
     invitation = parts["text/calendar"].get_content()
     assert "DTSTART;TZID=Europe/Stockholm:20240903T130000" in invitation
@@ -466,7 +477,7 @@ def test_agenda_request_carries_the_draft_board_report(engine: Engine) -> None:
             select(OutboxMessage).where(OutboxMessage.kind == "agenda_request")
         ).one()
         loaded = EMAIL.load(session, [request])
-    email = EMAIL.build(request, loaded, Settings())
+    email = as_received(EMAIL.build(request, loaded, Settings()))
     attachments = [part for part in email.walk() if part.get_filename()]
     assert len(attachments) == 1
     assert attachments[0].get_filename().endswith(".docx")

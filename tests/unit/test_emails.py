@@ -18,11 +18,13 @@ from workflow.emails import (
     TEMPLATE_DIR,
     Attachment,
     CalendarPart,
+    OutgoingEmail,
     context_for,
     datum,
     klass,
     message_id_for,
     render_email,
+    render_outgoing,
     render_subject,
 )
 from workflow.settings import Settings
@@ -143,6 +145,63 @@ def test_every_kind_renders_a_clean_message_with_text_and_html(kind: str):
     assert parsed["Reply-To"] == "kvalitetsutmarkelsen@stockholm.se"
     assert parsed["From"].addresses[0].display_name == "Kvalitetsutmärkelsen"
     assert parsed["Date"].datetime == SENT
+
+
+def outgoing(kind: str, context: Mapping[str, Any] | None = None, **kwargs: Any) -> OutgoingEmail:
+    return render_outgoing(
+        kind,
+        to=RECIPIENT.get(kind, "chef.ungdomsjouren@stockholm.se"),
+        context=payload(kind) if context is None else context,
+        key=f"entry/41/v3/{kind}",
+        date=SENT,
+        settings=SETTINGS,
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize("kind", sorted(EMAIL_KINDS))
+def test_the_relays_wire_bytes_say_what_the_email_package_would(kind: str):
+    """The relay writes text+HTML messages itself; a client must read exactly the message
+    the email package builds: same headers, same bodies, no defects, SMTP-safe lines."""
+    sent = outgoing(kind)
+    built = parse(render(kind))
+    received = BytesParser(policy=email.policy.default).parsebytes(sent.data)
+
+    for part in received.walk():
+        assert not part.defects, (kind, part.defects)
+        for name, value in part.items():
+            assert not getattr(value, "defects", ()), (kind, name, value.defects)
+    headers = [(k, str(v)) for k, v in received.items() if k != "Content-Type"]
+    assert headers == [(k, str(v)) for k, v in built.items() if k != "Content-Type"]
+    assert received.get_content_type() == "multipart/alternative"
+    assert text_of(received) == text_of(built)
+    assert html_of(received) == html_of(built)
+    assert sent.message_id == built["Message-ID"]
+    assert (sent.sender, sent.recipient) == ("kvalitetsutmarkelsen@stockholm.se", built["To"])
+    lines = sent.data.split(b"\r\n")
+    assert all(len(line) <= 78 for line in lines)
+    assert all(byte < 128 for byte in sent.data)
+    assert b"\n" not in sent.data.replace(b"\r\n", b"")
+
+
+def test_wire_bytes_keep_a_bodys_own_line_breaks_and_trailing_spaces():
+    """A note typed with CRLF or ending lines in spaces reads back as typed."""
+    facts = {**FACTS, "feedback": {**FACTS["feedback"], "strengths": "Ett  \r\nTvå\tsteg "}}
+    received = BytesParser(policy=email.policy.default).parsebytes(
+        outgoing("feedback_letter", payload("feedback_letter", facts=facts)).data
+    )
+    built = parse(render("feedback_letter", payload("feedback_letter", facts=facts)))
+    assert text_of(received) == text_of(built)
+    assert "Två" in text_of(received) and "\r" not in text_of(received)
+
+
+def test_messages_with_attachments_go_through_the_email_package():
+    attachment = Attachment("protokollsutdrag.pdf", "application/pdf", PDF)
+    sent = outgoing("extract_to_award_office", attachments=[attachment])
+    received = BytesParser(policy=email.policy.default).parsebytes(sent.data)
+    assert received.get_content_type() == "multipart/mixed"
+    (part,) = received.iter_attachments()
+    assert part.get_content() == PDF
 
 
 @pytest.mark.parametrize("kind", sorted(EMAIL_KINDS))
