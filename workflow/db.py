@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, create_engine, event, insert
+from sqlalchemy import Engine, Insert, Table, create_engine, event, insert
 from sqlmodel import Session, SQLModel
 
 from workflow.settings import get_settings
@@ -72,5 +72,10 @@ def insert_rows(session: Session, model: type[SQLModel], rows: Sequence[Mapping[
     session's transaction. Core, not ORM objects: nothing to track, flush or expire, which on
     the transition path costs more than the statements themselves. Rows must share their keys."""
     if rows:
-        table: Table = model.__table__  # type: ignore[attr-defined]
-        session.execute(insert(table), list(rows))
+        session.connection().execute(_insert_into(model), list(rows))
+
+
+@cache
+def _insert_into(model: type[SQLModel]) -> Insert:
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return insert(table)

@@ -11,7 +11,7 @@ from datetime import date, datetime, time
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, case, false, func, not_, or_, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, case, false, func, not_, or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
@@ -309,6 +309,34 @@ def create_entry(
     return entry
 
 
+# The transition path's two statements, built once (building one costs more than running it).
+# One read for everything a change needs: entry, unit, organisation, cycle, and whether any
+# webhook listens, which saves looking their ids up in the usual case (none).
+_ENTRY_FOR_CHANGE = (
+    sa_select(Entry, Unit, Organisation, Cycle, webhooks.ANY_ACTIVE)
+    .join(Unit, col(Unit.id) == Entry.unit_id)
+    .join(Organisation, col(Organisation.id) == Unit.organisation_id)
+    .join(Cycle, col(Cycle.id) == Entry.cycle_id)
+    .where(col(Entry.id) == bindparam("entry_id"))
+)
+# Compare-and-set: only the writer that still sees the version wins; the rest get a conflict.
+_ENTRY_TABLE: Table = Entry.__table__  # type: ignore[attr-defined]
+_COMPARE_AND_SET = (
+    update(_ENTRY_TABLE)
+    .where(
+        _ENTRY_TABLE.c.id == bindparam("entry_id"),
+        _ENTRY_TABLE.c.version == bindparam("seen_version"),
+    )
+    .values(
+        stage=bindparam("new_stage"),
+        version=bindparam("new_version"),
+        facts=bindparam("new_facts", type_=_ENTRY_TABLE.c.facts.type),
+        pending=bindparam("new_pending", type_=_ENTRY_TABLE.c.pending.type),
+        updated_at=bindparam("now", type_=_ENTRY_TABLE.c.updated_at.type),
+    )
+)
+
+
 def advance_entry(
     session: Session,
     *,
@@ -327,15 +355,7 @@ def advance_entry(
     arrives before the board stages are done is kept, and the entry moves on by itself later.
     """
     target_stage = parse_stage(target)
-    # One read for everything the change needs (entry, unit, organisation, cycle,
-    # and whether any webhook listens, which saves looking its ids up in the usual case: none).
-    row = session.execute(
-        sa_select(Entry, Unit, Organisation, Cycle, webhooks.ANY_ACTIVE)
-        .join(Unit, col(Unit.id) == Entry.unit_id)
-        .join(Organisation, col(Organisation.id) == Unit.organisation_id)
-        .join(Cycle, col(Cycle.id) == Entry.cycle_id)
-        .where(col(Entry.id) == entry_id)
-    ).first()
+    row = session.execute(_ENTRY_FOR_CHANGE, {"entry_id": entry_id}).first()
     if row is None:
         raise _not_found("Posten", entry_id)
     entry: Entry
@@ -378,19 +398,19 @@ def advance_entry(
     final_stage = plan.final_stage or state.stage
 
     # Compare-and-set: only the writer that still sees `version` wins; the rest get a conflict.
-    result = session.execute(
-        update(Entry)
-        .where(col(Entry.id) == entry_id, col(Entry.version) == version)
-        .values(
-            stage=final_stage.value,
-            version=version + events,
-            facts=facts,
-            pending=pending,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
+    result = session.connection().execute(
+        _COMPARE_AND_SET,
+        {
+            "entry_id": entry_id,
+            "seen_version": version,
+            "new_stage": final_stage.value,
+            "new_version": version + events,
+            "new_facts": facts,
+            "new_pending": pending,
+            "now": now,
+        },
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:
         session.rollback()
         raise _stale(entry, version)
 
