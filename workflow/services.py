@@ -337,6 +337,13 @@ _COMPARE_AND_SET = (
 )
 
 
+def keep_for_transaction(session: Session, *rows: object) -> None:
+    """Hold rows a change read until its session ends. The identity map keeps an object only
+    while something refers to it, so the caller's view of the changed entry would otherwise
+    read the entry's unit, organisation and cycle once more (three round trips)."""
+    session.info.setdefault("kept_rows", []).extend(rows)
+
+
 def advance_entry(
     session: Session,
     *,
@@ -363,6 +370,7 @@ def advance_entry(
     organisation: Organisation
     cycle: Cycle
     entry, unit, organisation, cycle, webhooks_listen = row
+    keep_for_transaction(session, unit, organisation, cycle)
     if entry.version != version:
         raise _stale(entry, version)
     reminders_before = reminders.depends_on(entry)

@@ -482,3 +482,30 @@ def test_agenda_request_carries_the_draft_board_report(engine: Engine) -> None:
     assert len(attachments) == 1
     assert attachments[0].get_filename().endswith(".docx")
     assert attachments[0].get_content().startswith(b"PK")  # a zip container, as DOCX is
+
+
+def test_the_view_after_a_change_reads_nothing_again(engine: Engine) -> None:
+    """The API answers a transition with the entry's view; it is built from the rows the
+    change read, so the request costs no extra round trips to the database."""
+    from sqlalchemy import event
+
+    from workflow.entrypoints.api import view_after_change
+
+    entry = seed_entry(engine, privately_run=True, name="Privat")
+    assert entry.id is not None
+    statements: list[str] = []
+
+    def seen(_c: object, _cur: object, statement: str, *_rest: object) -> None:
+        statements.append(statement.split()[0].upper())
+
+    with transaction(engine) as session:
+        changed = services.advance_entry(
+            session, entry_id=entry.id, target="submitted", version=1, actor="t", now=NOW
+        )
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            view = view_after_change(session, changed)
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+    assert view["stage"] == "submitted" and view["unit"] == "Privat"
+    assert statements == []
