@@ -8,6 +8,11 @@ INSERT + COMMIT transactions on a small `bench_raw` table through the same engin
 run, on the same database (one connection checkout per transaction, as on the service path):
 the physical limit of one writer committing one at a time. Goal: service ≥ 0.5 × raw.
 
+Also reported, from untimed extra runs: the time spent inside the database driver itself
+(execute, executemany, commit, the pool's pre-ping) per transition and per raw insert. A
+transition's statements alone cost that much however little Python surrounds them, so it
+bounds the ratio any implementation of these statements could reach.
+
 SQLite: a fresh file in a temporary directory, with the pragmas `make_engine` sets (WAL,
 synchronous=NORMAL). PostgreSQL: a scratch database `kv_bench_<pid>` created through
 BENCH_POSTGRES_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test) and dropped after.
@@ -121,6 +126,8 @@ class Result:
     raw: Timing
     statements: Counter[str]
     statement_transitions: int
+    driver: DriverTime = field(default_factory=lambda: DriverTime())
+    raw_driver: DriverTime = field(default_factory=lambda: DriverTime())
     profile: str | None = None
 
     @property
@@ -291,6 +298,50 @@ def _describe(statement: str, executemany: bool) -> str:
     return f"{verb} {table}" + (" (executemany)" if executemany else "")
 
 
+@dataclass
+class DriverTime:
+    """Seconds spent inside the database driver (execute, executemany, commit, rollback, the
+    pool's pre-ping) over `operations` transactions: what they cost with no Python around."""
+
+    seconds: float = 0.0
+    operations: int = 0
+
+    @property
+    def per_operation_ms(self) -> float:
+        return 1000 * self.seconds / self.operations if self.operations else 0.0
+
+    @property
+    def ceiling(self) -> float:
+        """Operations per second if nothing but the driver ran."""
+        return 1000 / self.per_operation_ms if self.per_operation_ms else 0.0
+
+
+@contextmanager
+def timing_driver(engine: Engine, operations: int) -> Iterator[DriverTime]:
+    """Time every call the dialect makes into the DBAPI driver while the block runs."""
+    measured = DriverTime(operations=operations)
+    dialect = engine.dialect
+    names = ("do_execute", "do_executemany", "do_commit", "do_rollback", "do_ping")
+
+    def timed(original: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                measured.seconds += time.perf_counter() - t0
+
+        return call
+
+    for name in names:
+        setattr(dialect, name, timed(getattr(dialect, name)))
+    try:
+        yield measured
+    finally:
+        for name in names:
+            delattr(dialect, name)  # back to the class's own method
+
+
 # --- one database ----------------------------------------------------------------------------
 
 
@@ -303,7 +354,8 @@ def run_database(
         raw_metadata.create_all(engine)
         per_entry = len(CITY_RUN_WALK)
         measured = max(1, math.ceil(n / per_entry))
-        extra = 1 + (max(1, measured // 4) if profile else 0)
+        driver_entries = max(10, measured // 10)
+        extra = 1 + driver_entries + (max(1, measured // 4) if profile else 0)
         print(f"[{name}] seeding {measured + WARMUP_ENTRIES + extra} entries …", flush=True)
         seeded = seed(engine, measured + WARMUP_ENTRIES + extra)
         warm, timed = seeded[:WARMUP_ENTRIES], seeded[WARMUP_ENTRIES:]
@@ -319,9 +371,16 @@ def run_database(
         service = walk(engine, timed)
         raw = raw.merge(raw_inserts(engine, n - n // 2))
 
-        # Not timed: what one entry's walk sends to the database.
+        # Not timed: what one entry's walk sends to the database, and how long the driver
+        # itself takes for the statements of a transition and of a raw insert.
         with counting_statements(engine) as counts:
             walk(engine, spare[:1])
+        driver_walk = spare[1 : 1 + driver_entries]
+        with timing_driver(engine, len(driver_walk) * per_entry) as driver:
+            walk(engine, driver_walk)
+        with timing_driver(engine, n // 2) as raw_driver:
+            raw_inserts(engine, n // 2)
+        spare = spare[driver_entries:]
 
         profile_text = None
         if profile:
@@ -334,7 +393,17 @@ def run_database(
             stats.sort_stats("cumulative").print_stats(40)
             stats.sort_stats("tottime").print_stats(20)
             profile_text = stream.getvalue()
-        return Result(name, settings(engine), service, raw, counts, per_entry, profile_text)
+        return Result(
+            name,
+            settings(engine),
+            service,
+            raw,
+            counts,
+            per_entry,
+            driver,
+            raw_driver,
+            profile_text,
+        )
     finally:
         engine.dispose()
 
@@ -420,6 +489,18 @@ def report(results: list[Result]) -> None:
         print(f"  {r.database}: {per:.1f} statements per transition, plus BEGIN and COMMIT")
         for key, value in r.statements.most_common():
             print(f"    {value / r.statement_transitions:5.2f}  {key}")
+    print()
+    print(
+        "Time inside the database driver (execute, commit, pre-ping; not timed above): what the\n"
+        "statements alone cost, so the best ratio any Python at all could reach."
+    )
+    for r in results:
+        best = r.driver.ceiling / r.raw.rate if r.raw.rate else 0.0
+        print(
+            f"  {r.database}: {r.driver.per_operation_ms:.3f} ms per transition "
+            f"(ceiling {r.driver.ceiling:.0f}/s), {r.raw_driver.per_operation_ms:.3f} ms per raw "
+            f"insert; a service with no Python at all would reach ratio {best:.2f}"
+        )
     for r in results:
         if r.profile:
             print()
