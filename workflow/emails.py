@@ -1,4 +1,5 @@
-"""E-mails: one template folder per kind, rendered into a ready-to-send `EmailMessage`.
+"""E-mails: one template folder per kind, rendered into an `EmailMessage` (`render_email`:
+previews, tests, attachments) or straight into the bytes the relay sends (`render_outgoing`).
 
 Each kind is a folder `templates/email/<kind>/{subject.txt, body.txt, body.html}` and a small
 context builder registered with `@_email("<kind>")` (the warehouse pattern): the builder only
