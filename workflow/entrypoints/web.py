@@ -1021,10 +1021,15 @@ def _stale_page(request: Request, user: WebUser, entry_id: int) -> Response:
     )
 
 
+def _typed_values(form: Any) -> dict[str, str]:
+    """What the person typed into a form (not the CSRF token), to show again after a refusal."""
+    return {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+
+
 @router.post("/entries/{entry_id}/transition", response_class=HTMLResponse)
 def transition(request: Request, entry_id: Id, form: FormDep) -> Response:
     """Move the entry (form fields: to, version, note, data_<field>)."""
-    values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    values = _typed_values(form)
     target_value = _text(form, "to", 50)
     form_id = f"transition-{target_value}"
     note = _text(form, "note") or None
@@ -1088,7 +1093,7 @@ def _clock_time(form: FormData, name: str, label: str) -> time | None:
 @router.post("/entries/{entry_id}/site-visit", response_class=HTMLResponse)
 def book_site_visit(request: Request, entry_id: Id, form: FormDep) -> Response:
     """Book the examiners' site visit (platsbesök) on a submitted entry."""
-    values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    values = _typed_values(form)
     user = authorised_user(request, form)
     try:
         with db.transaction() as session:
@@ -1128,7 +1133,7 @@ def book_site_visit(request: Request, entry_id: Id, form: FormDep) -> Response:
 @router.post("/entries/{entry_id}/examiners", response_class=HTMLResponse)
 def assign_examiner(request: Request, entry_id: Id, form: FormDep) -> Response:
     """Assign an examiner (admins); one from the entry's own organisation is refused (jäv)."""
-    values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    values = _typed_values(form)
     user = authorised_user(request, form)
     try:
         with db.transaction() as session:
