@@ -72,10 +72,10 @@ def insert_rows(session: Session, model: type[SQLModel], rows: Sequence[Mapping[
     session's transaction. Core, not ORM objects: nothing to track, flush or expire, which on
     the transition path costs more than the statements themselves. Rows must share their keys."""
     if rows:
-        session.connection().execute(_insert_into(model), list(rows))
+        session.connection().execute(insert_statement(model), list(rows))
 
 
 @cache
-def _insert_into(model: type[SQLModel]) -> Insert:
+def insert_statement(model: type[SQLModel]) -> Insert:
     table: Table = model.__table__  # type: ignore[attr-defined]
     return insert(table)

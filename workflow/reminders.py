@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, text, update
+from sqlalchemy import Connection, bindparam, text
 from sqlmodel import Session, col, select
 
 from workflow.db import insert_rows
@@ -28,6 +28,7 @@ from workflow.domain.messages import Recipient
 from workflow.domain.stages import TERMINAL_STAGES, Stage
 from workflow.models import Cycle, Entry, Organisation, OutboxMessage, Reminder, Unit
 from workflow.working_days import is_swedish_working_day
+from workflow.writes import ReminderChanges, apply_reminder_changes
 
 
 def planned_for(
@@ -56,53 +57,31 @@ def depends_on(entry: Entry) -> tuple[bool, bool, bool]:
     )
 
 
-NOT_NEEDED = "Behövs inte längre: uppgiften kom in eller deltagandet återkallades."
-
-
-# Re-planning runs in most transitions: its statements are built once.
+# Re-planning runs in most transitions: its read is built once.
 _REMINDERS_OF_ENTRY = select(Reminder.id, Reminder.key, Reminder.status).where(
     col(Reminder.entry_id) == bindparam("entry_id")
-)
-_CANCEL_PENDING = (
-    update(Reminder)
-    .where(
-        col(Reminder.id).in_(bindparam("ids", expanding=True)), col(Reminder.status) == "pending"
-    )
-    .values(status="cancelled")
-)
-_CANCEL_UNSENT = (
-    update(OutboxMessage)
-    .where(
-        col(OutboxMessage.key).in_(bindparam("keys", expanding=True)),
-        col(OutboxMessage.status) == "queued",
-        col(OutboxMessage.claimed_by).is_(None),
-    )
-    .values(status="cancelled", last_error=NOT_NEEDED)
 )
 
 
 def replan_entry(session: Session, entry: Entry, unit: Unit, cycle: Cycle, now: datetime) -> None:
-    """Make the entry's pending reminders match its plan. Pending rows the plan no longer
-    wants are cancelled (a due one the sweep has not reached yet stays: it is still wanted);
-    new ones are added only for days not yet past; a key once queued is never planned again."""
+    """Make the entry's pending reminders match its plan (see `reminder_changes`)."""
+    connection = session.connection()
+    apply_reminder_changes(connection, reminder_changes(connection, entry, unit, cycle, now))
+
+
+def reminder_changes(
+    connection: Connection, entry: Entry, unit: Unit, cycle: Cycle, now: datetime
+) -> ReminderChanges:
+    """What makes the entry's reminder rows match its plan, read but not yet written. Pending
+    rows the plan no longer wants are cancelled (a due one the sweep has not reached yet stays:
+    it is still wanted); new ones are added only for days not yet past; a key once queued is
+    never planned again."""
     wanted = {r.key: r for r in planned_for(entry, unit, cycle, now=None)}
     still_to_send = {r.key for r in still_to_come(wanted.values(), now=now)}
-    connection = session.connection()
     existing = connection.execute(_REMINDERS_OF_ENTRY, {"entry_id": entry.id}).all()
     known = {key for _, key, _ in existing}
-    cancelled = [rid for rid, key, status in existing if status == "pending" and key not in wanted]
-    if cancelled:
-        connection.execute(_CANCEL_PENDING, {"ids": cancelled})
-    # Already queued as e-mails but not sent yet (a backlog, an SMTP outage): the fact arrived
-    # or the entry was withdrawn, so they must not go out. One a relay is sending right now
-    # (claimed) goes; that window no change can close.
-    unsent = [key for _, key, status in existing if status == "queued" and key not in wanted]
-    if unsent:
-        connection.execute(_CANCEL_UNSENT, {"keys": unsent})
-    insert_rows(
-        session,
-        Reminder,
-        [
+    return ReminderChanges(
+        new_rows=[
             {
                 "key": key,
                 "entry_id": planned.entry_id,
@@ -117,6 +96,15 @@ def replan_entry(session: Session, entry: Entry, unit: Unit, cycle: Cycle, now: 
             }
             for key, planned in wanted.items()
             if key not in known and key in still_to_send
+        ],
+        cancel_ids=[
+            rid for rid, key, status in existing if status == "pending" and key not in wanted
+        ],
+        # Already queued as e-mails but not sent yet (a backlog, an SMTP outage): the fact
+        # arrived or the entry was withdrawn, so they must not go out. One a relay is sending
+        # right now (claimed) goes; that window no change can close.
+        unsent_keys=[
+            key for _, key, status in existing if status == "queued" and key not in wanted
         ],
     )
 

@@ -11,7 +11,7 @@ from datetime import date, datetime, time
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, case, false, func, not_, or_, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, false, func, not_, or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
@@ -54,6 +54,7 @@ from workflow.models import (
     OutboxMessage,
     Unit,
 )
+from workflow.writes import EntryChange, apply_change
 
 T = TypeVar("T")
 
@@ -309,7 +310,7 @@ def create_entry(
     return entry
 
 
-# The transition path's two statements, built once (building one costs more than running it).
+# The transition path's read, built once (building it costs more than running it).
 # One read for everything a change needs: entry, unit, organisation, cycle, and whether any
 # webhook listens, which saves looking their ids up in the usual case (none).
 _ENTRY_FOR_CHANGE = (
@@ -318,22 +319,6 @@ _ENTRY_FOR_CHANGE = (
     .join(Organisation, col(Organisation.id) == Unit.organisation_id)
     .join(Cycle, col(Cycle.id) == Entry.cycle_id)
     .where(col(Entry.id) == bindparam("entry_id"))
-)
-# Compare-and-set: only the writer that still sees the version wins; the rest get a conflict.
-_ENTRY_TABLE: Table = Entry.__table__  # type: ignore[attr-defined]
-_COMPARE_AND_SET = (
-    update(_ENTRY_TABLE)
-    .where(
-        _ENTRY_TABLE.c.id == bindparam("entry_id"),
-        _ENTRY_TABLE.c.version == bindparam("seen_version"),
-    )
-    .values(
-        stage=bindparam("new_stage"),
-        version=bindparam("new_version"),
-        facts=bindparam("new_facts", type_=_ENTRY_TABLE.c.facts.type),
-        pending=bindparam("new_pending", type_=_ENTRY_TABLE.c.pending.type),
-        updated_at=bindparam("now", type_=_ENTRY_TABLE.c.updated_at.type),
-    )
 )
 
 
@@ -405,23 +390,6 @@ def advance_entry(
     events = len(plan.steps) or 1
     final_stage = plan.final_stage or state.stage
 
-    # Compare-and-set: only the writer that still sees `version` wins; the rest get a conflict.
-    result = session.connection().execute(
-        _COMPARE_AND_SET,
-        {
-            "entry_id": entry_id,
-            "seen_version": version,
-            "new_stage": final_stage.value,
-            "new_version": version + events,
-            "new_facts": facts,
-            "new_pending": pending,
-            "now": now,
-        },
-    )
-    if result.rowcount != 1:
-        session.rollback()
-        raise _stale(entry, version)
-
     if plan.steps:
         history = [
             {
@@ -450,8 +418,8 @@ def advance_entry(
                 "data": {"kept_for": kept_stage.value, **plan.kept[kept_stage]},
             }
         ]
-    insert_rows(session, HistoryEvent, history)
-    # The UPDATE above already wrote these; mirror them without marking the entry dirty.
+    # The entry as it will be, in memory only: the messages and the reminder plan are built
+    # from it, and the write below stores the same values without marking the entry dirty.
     for name, value in (
         ("stage", final_stage.value),
         ("version", version + events),
@@ -460,11 +428,11 @@ def advance_entry(
         ("updated_at", now),
     ):
         set_committed_value(entry, name, value)
-    _queue_messages(
-        session, entry, unit, cycle, messages_for_plan(plan), now, attachments, organisation
+    outbox = _outbox_rows(
+        entry, unit, cycle, messages_for_plan(plan), now, attachments, organisation
     )
     if webhooks_listen:
-        webhooks.queue_transition_events(
+        outbox += webhooks.transition_event_rows(
             session,
             entry_id=entry_id,
             events=[
@@ -474,9 +442,23 @@ def advance_entry(
             actor=actor,
             at=now,
         )
+    change = EntryChange(
+        entry_id=entry_id,
+        seen_version=version,
+        stage=final_stage.value,
+        version=version + events,
+        facts=facts,
+        pending=pending,
+        at=now,
+        history=history,
+        outbox=outbox,
+    )
     if reminders.depends_on(entry) != reminders_before:
-        reminders.replan_entry(session, entry, unit, cycle, now)
-    session.flush()
+        change.reminders = reminders.reminder_changes(session.connection(), entry, unit, cycle, now)
+    # Compare-and-set: only the writer that still sees `version` wins; the rest get a conflict.
+    if not apply_change(session.connection(), change):
+        session.rollback()
+        raise _stale(entry, version)
     return entry
 
 
@@ -1038,13 +1020,27 @@ def _queue_messages(
     organisation = organisation or _get(
         session, Organisation, unit.organisation_id, "Organisationen"
     )
+    rows = _outbox_rows(entry, unit, cycle, specs, now, attachments, organisation, extra)
+    insert_rows(session, OutboxMessage, rows)
+
+
+def _outbox_rows(
+    entry: Entry,
+    unit: Unit,
+    cycle: Cycle,
+    specs: Iterable[MessageSpec],
+    now: datetime,
+    attachments: Mapping[str, list[int]] | None,
+    organisation: Organisation,
+    extra: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
     addresses = {
         Recipient.UNIT_CONTACT: unit.contact_email,
         Recipient.COORDINATOR: organisation.coordinator_email,
         Recipient.AWARD_OFFICE: cycle.award_office_email,
     }
     context = reminders.message_context(entry, unit, organisation, cycle)
-    rows = [
+    return [
         {
             "key": f"entry/{entry.id}/v{entry.version}/{spec.kind}",
             "entry_id": entry.id,
@@ -1064,7 +1060,6 @@ def _queue_messages(
         # Nobody to write to: the entry page shows the missing address.
         if addresses[spec.recipient]
     ]
-    insert_rows(session, OutboxMessage, rows)
 
 
 def _get(session: Session, model: type[T], item_id: int, label: str) -> T:

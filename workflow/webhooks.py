@@ -134,8 +134,21 @@ def queue_transition_events(
 ) -> None:
     """One outbox row per active webhook and event (version, from, to), in the caller's
     transaction."""
+    rows = transition_event_rows(session, entry_id=entry_id, events=events, actor=actor, at=at)
+    insert_rows(session, OutboxMessage, rows)
+
+
+def transition_event_rows(
+    session: Session,
+    *,
+    entry_id: int,
+    events: Sequence[tuple[int, str | None, str]],
+    actor: str,
+    at: datetime,
+) -> list[dict[str, Any]]:
+    """The outbox rows `queue_transition_events` writes, read but not yet written."""
     hooks = session.exec(select(Webhook.id).where(col(Webhook.active).is_(True))).all()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for hook_id in hooks:
         for version, source, target in events:
             key = f"webhook/{hook_id}/entry/{entry_id}/v{version}"
@@ -161,7 +174,7 @@ def queue_transition_events(
                     "created_at": at,
                 }
             )
-    insert_rows(session, OutboxMessage, rows)
+    return rows
 
 
 def sign(secret: str, body: bytes) -> str:

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from tests.conftest import NOW, seed_entry
-from workflow import outbox, reminders, services
+from workflow import outbox, reminders, services, writes
 from workflow.db import make_engine, transaction
 from workflow.domain.errors import InvalidInput
 from workflow.models import OutboxMessage, Reminder
@@ -117,7 +117,7 @@ def test_queued_reminders_not_yet_sent_are_cancelled_when_the_fact_arrives(
             for m in session.exec(select(OutboxMessage).where(OutboxMessage.kind == "reminder"))
         }
         assert statuses[being_sent.id] == ("queued", None)
-        assert statuses[waiting.id] == ("cancelled", reminders.NOT_NEEDED)
+        assert statuses[waiting.id] == ("cancelled", writes.NOT_NEEDED)
         assert [m["id"] for m in outbox.outbox_views(session, status="cancelled")] == [waiting.id]
     with pytest.raises(InvalidInput) as refused, transaction(engine) as session:
         outbox.retry_message(session, waiting.id or 0, now=moment)

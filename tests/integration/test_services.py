@@ -485,11 +485,11 @@ def test_agenda_request_carries_the_draft_board_report(engine: Engine) -> None:
 
 
 def test_the_view_after_a_change_reads_nothing_again(engine: Engine) -> None:
-    """The API answers a transition with the entry's view; it is built from the rows the
-    change read, so the request costs no extra round trips to the database."""
+    """The API answers a transition with the entry's view; it is built, after the commit, from
+    the rows the change read, so the request costs no extra round trips to the database."""
     from sqlalchemy import event
 
-    from workflow.entrypoints.api import view_after_change
+    from workflow.entrypoints.api import rows_of_change
 
     entry = seed_entry(engine, privately_run=True, name="Privat")
     assert entry.id is not None
@@ -504,8 +504,9 @@ def test_the_view_after_a_change_reads_nothing_again(engine: Engine) -> None:
         )
         event.listen(engine, "before_cursor_execute", seen)
         try:
-            view = view_after_change(session, changed)
+            rows = rows_of_change(session, changed)
         finally:
             event.remove(engine, "before_cursor_execute", seen)
+    view = services.view_of(*rows)
     assert view["stage"] == "submitted" and view["unit"] == "Privat"
     assert statements == []

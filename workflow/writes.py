@@ -1,0 +1,141 @@
+"""An entry's change: everything it writes, built first, then written back to back.
+
+A transition writes a compare-and-set of the entry and the rows it causes: history events,
+outbox messages, reminders added and cancelled. All of it is computed (and whatever it needs
+read) before the first write, because a SQLite file has one writer at a time: from its first
+write until its COMMIT a transaction holds every other writer up, so nothing but the
+statements themselves belongs in that stretch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Connection, Table, bindparam, update
+from sqlmodel import SQLModel
+
+from workflow.db import insert_statement
+from workflow.models import Entry, HistoryEvent, OutboxMessage, Reminder
+
+NOT_NEEDED = "Behövs inte längre: uppgiften kom in eller deltagandet återkallades."
+
+
+@dataclass
+class ReminderChanges:
+    """How an entry's reminder rows must change to match its plan."""
+
+    new_rows: list[dict[str, Any]] = field(default_factory=list)
+    cancel_ids: list[int] = field(default_factory=list)  # pending rows no longer wanted
+    # Reminders already queued as e-mails that must not go out after all.
+    unsent_keys: list[str] = field(default_factory=list)
+
+
+@dataclass
+class EntryChange:
+    """Everything one change of an entry writes, built before anything is written."""
+
+    entry_id: int
+    seen_version: int
+    stage: str
+    version: int
+    facts: dict[str, Any]
+    pending: dict[str, Any]
+    at: datetime
+    history: list[dict[str, Any]]
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    reminders: ReminderChanges = field(default_factory=ReminderChanges)
+
+
+def apply_change(connection: Connection, change: EntryChange) -> bool:
+    """Write `change` in the connection's transaction. False, with nothing written, when the
+    entry is no longer at `seen_version` (another writer won)."""
+    result = connection.execute(
+        _COMPARE_AND_SET,
+        {
+            "entry_id": change.entry_id,
+            "seen_version": change.seen_version,
+            "new_stage": change.stage,
+            "new_version": change.version,
+            "new_facts": change.facts,
+            "new_pending": change.pending,
+            "now": change.at,
+        },
+    )
+    if result.rowcount != 1:
+        return False
+    insert_complete_rows(connection, HistoryEvent, change.history)
+    insert_complete_rows(connection, OutboxMessage, change.outbox)
+    apply_reminder_changes(connection, change.reminders)
+    return True
+
+
+def apply_reminder_changes(connection: Connection, changes: ReminderChanges) -> None:
+    if changes.cancel_ids:
+        connection.execute(_CANCEL_PENDING, {"ids": changes.cancel_ids})
+    if changes.unsent_keys:
+        connection.execute(_CANCEL_UNSENT, {"keys": changes.unsent_keys})
+    insert_complete_rows(connection, Reminder, changes.new_rows)
+
+
+def insert_complete_rows(
+    connection: Connection, model: type[SQLModel], rows: list[dict[str, Any]]
+) -> None:
+    """Insert rows that may name different columns (an e-mail's and a webhook's outbox rows):
+    each is completed with the columns' defaults, so one executemany takes them all."""
+    if rows:
+        defaults = _column_defaults(model)
+        connection.execute(insert_statement(model), [{**defaults, **row} for row in rows])
+
+
+@cache
+def _column_defaults(model: type[SQLModel]) -> dict[str, Any]:
+    """The scalar defaults a Core insert would fill in (SQLModel's field defaults)."""
+    return {
+        column.name: column.default.arg  # type: ignore[attr-defined]
+        for column in _table(model).columns
+        if column.default is not None and column.default.is_scalar and not column.primary_key
+    }
+
+
+def _table(model: type[SQLModel]) -> Table:
+    return model.__table__  # type: ignore[attr-defined,no-any-return]
+
+
+# Compare-and-set: only the writer that still sees the version wins; the rest get a conflict.
+_ENTRY_TABLE = _table(Entry)
+_COMPARE_AND_SET = (
+    update(_ENTRY_TABLE)
+    .where(
+        _ENTRY_TABLE.c.id == bindparam("entry_id"),
+        _ENTRY_TABLE.c.version == bindparam("seen_version"),
+    )
+    .values(
+        stage=bindparam("new_stage"),
+        version=bindparam("new_version"),
+        facts=bindparam("new_facts", type_=_ENTRY_TABLE.c.facts.type),
+        pending=bindparam("new_pending", type_=_ENTRY_TABLE.c.pending.type),
+        updated_at=bindparam("now", type_=_ENTRY_TABLE.c.updated_at.type),
+    )
+)
+_REMINDER_TABLE = _table(Reminder)
+_CANCEL_PENDING = (
+    update(_REMINDER_TABLE)
+    .where(
+        _REMINDER_TABLE.c.id.in_(bindparam("ids", expanding=True)),
+        _REMINDER_TABLE.c.status == "pending",
+    )
+    .values(status="cancelled")
+)
+_OUTBOX_TABLE = _table(OutboxMessage)
+_CANCEL_UNSENT = (
+    update(_OUTBOX_TABLE)
+    .where(
+        _OUTBOX_TABLE.c.key.in_(bindparam("keys", expanding=True)),
+        _OUTBOX_TABLE.c.status == "queued",
+        _OUTBOX_TABLE.c.claimed_by.is_(None),
+    )
+    .values(status="cancelled", last_error=NOT_NEEDED)
+)
