@@ -27,7 +27,7 @@ from sqlalchemy import exists
 from sqlmodel import Session, col, select
 
 from workflow.db import insert_rows
-from workflow.domain.errors import InvalidInput, NotFound, Reason, refusal
+from workflow.domain.errors import Conflict, InvalidInput, NotFound, Reason, refusal
 from workflow.models import OutboxMessage, Webhook
 from workflow.outbox import Channel
 from workflow.settings import Settings
@@ -49,6 +49,9 @@ def register_webhook(
         )
     if reasons:
         raise InvalidInput(reasons)
+    # A second registration of the same address would deliver every event twice.
+    if session.exec(select(Webhook.id).where(Webhook.url == url, col(Webhook.active))).first():
+        raise refusal(Conflict, "webhook_exists", f"Det finns redan en aktiv webhook till {url}.")
     webhook = Webhook(url=url, secret=secret, created_by=created_by, created_at=now)
     session.add(webhook)
     session.flush()

@@ -160,8 +160,8 @@ def test_every_transition_arrives_signed_once_despite_failures(
 
 
 def test_webhooks_are_registered_over_http_by_admins_only(sqlite_server: Any) -> None:
-    """An admin registers a webhook (201); a bad URL is 422 with the reason; a coordinator
-    gets 403; nothing is stored by a refusal."""
+    """An admin registers a webhook (201); a bad URL is 422 with the reason, the same URL again
+    409; a coordinator gets 403; nothing is stored by a refusal."""
     admin = sqlite_server.client(sqlite_server.user("kansliet", "admin"))
     refused = admin.post("/api/v1/webhooks", json={"url": "ftp://x.se/in", "secret": SECRET})
     assert refused.status_code == 422
@@ -171,6 +171,12 @@ def test_webhooks_are_registered_over_http_by_admins_only(sqlite_server: Any) ->
     )
     assert created.status_code == 201
     assert "secret" not in created.json()
+    # The same address twice would get every event twice.
+    again = admin.post(
+        "/api/v1/webhooks", json={"url": "https://diarium.stockholm.se/in", "secret": SECRET}
+    )
+    assert again.status_code == 409
+    assert again.json()["reasons"][0]["code"] == "webhook_exists"
     org = admin.post(
         "/api/v1/organisations",
         json={"name": "Bromma stadsdelsförvaltning", "board": "Bromma sdn", "kind": "forvaltning"},
