@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     # share one GIL, and a request that holds SQLite's single write turn, or a database
     # connection, waits for the GIL behind every other running handler. Requests beyond
     # these wait in the event loop instead, which costs them nothing.
-    web_threads: int = Field(default=3, ge=1, le=64)
+    web_threads: int = Field(default=2, ge=1, le=64)
 
     # Where this service is reached; a webhook may not point back at it.
     public_url: str = "http://127.0.0.1:8000"

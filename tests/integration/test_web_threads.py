@@ -11,11 +11,11 @@ from workflow.entrypoints.app import create_app
 from workflow.settings import get_settings
 
 
-@pytest.mark.parametrize(("setting", "threads"), [(None, 3), ("2", 2)])
+@pytest.mark.parametrize(("setting", "threads"), [(None, 2), ("5", 5)])
 def test_request_handlers_run_in_web_threads_threads(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, setting: str | None, threads: int
 ) -> None:
-    """A web worker runs its handlers in few threads (WEB_THREADS, default 3), not anyio's 40."""
+    """A web worker runs its handlers in few threads (WEB_THREADS, default 2), not anyio's 40."""
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'kvalitet.db'}")
     if setting is None:
         monkeypatch.delenv("WEB_THREADS", raising=False)

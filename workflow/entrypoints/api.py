@@ -690,7 +690,7 @@ def _document_problems_everywhere(app: FastAPI) -> None:
 async def _few_handler_threads(_app: FastAPI) -> AsyncIterator[None]:
     """Run the handlers in `WEB_THREADS` threads, not anyio's default 40: with 16 requests in
     flight, the one holding SQLite's write turn otherwise queued for the GIL behind up to 15
-    others, and every writer waited for it (bench/api.py: turn held 2.5 → 1.3 ms on average)."""
+    others, and every writer waited for it (bench/api.py: turn held 2.5 → 1.0 ms on average)."""
     to_thread.current_default_thread_limiter().total_tokens = get_settings().web_threads
     yield
 
