@@ -23,6 +23,10 @@ Until stop 9 this bench ran bare `uvicorn --workers W`, which leaves Nagle on (u
 every keep-alive response after the first waited ~40 ms for a delayed ACK, which made a
 second worker look useless. Through `kvalitet web`, measured on this two-core machine:
 SQLite 254/s with one worker, 352/s with two; PostgreSQL 158/s and 196/s (`--sweep 1,2`).
+
+Threads: each worker runs its handlers in `WEB_THREADS` threads (default 2; anyio's default
+was 40). Set it in the environment to compare, e.g. `WEB_THREADS=3 .venv/bin/python
+bench/api.py`: the server inherits it.
 """
 
 from __future__ import annotations

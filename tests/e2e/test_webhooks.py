@@ -197,3 +197,9 @@ def test_webhooks_are_registered_over_http_by_admins_only(sqlite_server: Any) ->
     nul_secret = admin.post("/api/v1/webhooks", json={"url": "https://x.se", "secret": "a\x00" * 9})
     assert nul_secret.status_code == 422
     assert len(admin.get("/api/v1/webhooks").json()) == 1
+    # A deleted webhook no longer counts: its address may be registered again.
+    assert admin.delete(f"/api/v1/webhooks/{created.json()['id']}").status_code == 204
+    renewed = admin.post(
+        "/api/v1/webhooks", json={"url": "https://diarium.stockholm.se/in", "secret": SECRET}
+    )
+    assert renewed.status_code == 201 and renewed.json()["id"] != created.json()["id"]
