@@ -1044,6 +1044,7 @@ def _outbox_rows(
         {
             "key": f"entry/{entry.id}/v{entry.version}/{spec.kind}",
             "entry_id": entry.id,
+            "channel": "email",
             "kind": spec.kind,
             "recipient": addresses[spec.recipient],
             "payload": {

@@ -50,8 +50,15 @@ def register_webhook(
     if reasons:
         raise InvalidInput(reasons)
     # A second registration of the same address would deliver every event twice.
-    if session.exec(select(Webhook.id).where(Webhook.url == url, col(Webhook.active))).first():
-        raise refusal(Conflict, "webhook_exists", f"Det finns redan en aktiv webhook till {url}.")
+    if session.exec(
+        select(Webhook.id).where(Webhook.url == url, col(Webhook.active).is_(True))
+    ).first():
+        raise refusal(
+            Conflict,
+            "webhook_exists",
+            f"Det finns redan en aktiv webhook till {url}. Ta bort den först om du vill byta "
+            "hemlighet.",
+        )
     webhook = Webhook(url=url, secret=secret, created_by=created_by, created_at=now)
     session.add(webhook)
     session.flush()

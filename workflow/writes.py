@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, update
@@ -66,8 +65,9 @@ def apply_change(connection: Connection, change: EntryChange) -> bool:
     )
     if result.rowcount != 1:
         return False
-    insert_complete_rows(connection, HistoryEvent, change.history)
-    insert_complete_rows(connection, OutboxMessage, change.outbox)
+    _insert(connection, HistoryEvent, change.history)
+    # E-mail and webhook rows name the same columns, so one executemany takes them all.
+    _insert(connection, OutboxMessage, change.outbox)
     apply_reminder_changes(connection, change.reminders)
     return True
 
@@ -77,27 +77,12 @@ def apply_reminder_changes(connection: Connection, changes: ReminderChanges) -> 
         connection.execute(_CANCEL_PENDING, {"ids": changes.cancel_ids})
     if changes.unsent_keys:
         connection.execute(_CANCEL_UNSENT, {"keys": changes.unsent_keys})
-    insert_complete_rows(connection, Reminder, changes.new_rows)
+    _insert(connection, Reminder, changes.new_rows)
 
 
-def insert_complete_rows(
-    connection: Connection, model: type[SQLModel], rows: list[dict[str, Any]]
-) -> None:
-    """Insert rows that may name different columns (an e-mail's and a webhook's outbox rows):
-    each is completed with the columns' defaults, so one executemany takes them all."""
+def _insert(connection: Connection, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
     if rows:
-        defaults = _column_defaults(model)
-        connection.execute(insert_statement(model), [{**defaults, **row} for row in rows])
-
-
-@cache
-def _column_defaults(model: type[SQLModel]) -> dict[str, Any]:
-    """The scalar defaults a Core insert would fill in (SQLModel's field defaults)."""
-    return {
-        column.name: column.default.arg  # type: ignore[attr-defined]
-        for column in _table(model).columns
-        if column.default is not None and column.default.is_scalar and not column.primary_key
-    }
+        connection.execute(insert_statement(model), rows)
 
 
 def _table(model: type[SQLModel]) -> Table:
