@@ -27,6 +27,11 @@ SQLite 254/s with one worker, 352/s with two; PostgreSQL 158/s and 196/s (`--swe
 Threads: each worker runs its handlers in `WEB_THREADS` threads (default 2; anyio's default
 was 40). Set it in the environment to compare, e.g. `WEB_THREADS=3 .venv/bin/python
 bench/api.py`: the server inherits it.
+
+Balance: each client reconnects per entry, and a connection stays with the worker that
+accepted it. Until stop 12 one worker held 13-15 of the 16 connections (watch it with
+`ss -tnp state established "( sport = :PORT )"` during a run); now a worker with requests in
+flight leaves new connections to an idler one (workflow/entrypoints/webserver.py), 8 and 8.
 """
 
 from __future__ import annotations

@@ -272,6 +272,18 @@ class FeedToken(SQLModel, table=True):
 class Webhook(SQLModel, table=True):
     """Another city system to tell about every transition (case register, intranet)."""
 
+    # One active webhook per address: a second would deliver every event twice. Deleted ones
+    # (inactive, kept for their delivery log) do not count.
+    __table_args__ = (
+        Index(
+            "ux_webhook_active_url",
+            "url",
+            unique=True,
+            postgresql_where=text("active"),
+            sqlite_where=text("active"),
+        ),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     url: str
     secret: str  # HMAC-SHA256 key shared with the receiver

@@ -24,10 +24,18 @@ from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import exists
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from workflow.db import insert_rows
-from workflow.domain.errors import Conflict, InvalidInput, NotFound, Reason, refusal
+from workflow.domain.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    Reason,
+    WorkflowError,
+    refusal,
+)
 from workflow.models import OutboxMessage, Webhook
 from workflow.outbox import Channel
 from workflow.settings import Settings
@@ -49,20 +57,28 @@ def register_webhook(
         )
     if reasons:
         raise InvalidInput(reasons)
-    # A second registration of the same address would deliver every event twice.
+    # A second registration of the same address would deliver every event twice. Checked
+    # first for a clear answer; the unique index settles two registrations racing.
     if session.exec(
         select(Webhook.id).where(Webhook.url == url, col(Webhook.active).is_(True))
     ).first():
-        raise refusal(
-            Conflict,
-            "webhook_exists",
-            f"Det finns redan en aktiv webhook till {url}. Ta bort den först om du vill byta "
-            "hemlighet.",
-        )
+        raise _already_registered(url)
     webhook = Webhook(url=url, secret=secret, created_by=created_by, created_at=now)
     session.add(webhook)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as error:
+        raise _already_registered(url) from error
     return webhook
+
+
+def _already_registered(url: str) -> WorkflowError:
+    return refusal(
+        Conflict,
+        "webhook_exists",
+        f"Det finns redan en aktiv webhook till {url}. Ta bort den först om du vill byta "
+        "hemlighet.",
+    )
 
 
 def url_reasons(url: str, settings: Settings) -> tuple[Reason, ...]:

@@ -14,14 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
-from sqlmodel import select
+from sqlalchemy import Engine, event
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
 
 from tests.conftest import NOW, attach_extract, seed_cycle, seed_unit
 from tests.e2e.support import Worker, redis_url, wait_until, worker_env  # noqa: F401
 from workflow import services, webhooks
 from workflow.db import make_engine, transaction, upgrade_schema
-from workflow.domain.errors import InvalidInput
+from workflow.domain.errors import Conflict, InvalidInput
 from workflow.models import OutboxMessage, Webhook
 from workflow.settings import Settings
 
@@ -100,6 +101,29 @@ def test_refused_webhook_urls_store_nothing(engine: Engine) -> None:
         assert refused.value.reasons[0].code == code
     with transaction(engine) as session:
         assert session.exec(select(Webhook)).all() == []
+
+
+def test_two_registrations_of_one_address_racing_leave_one_active(engine: Engine) -> None:
+    """The second registration's check ran before the first committed, so only the database
+    can refuse it: 409 webhook_exists, one active webhook, nothing else stored."""
+    url = "https://diarium.stockholm.se/in"
+
+    def the_other_registration_commits_first(session: Session, *_: Any) -> None:
+        with transaction(engine) as other:
+            webhooks.register_webhook(
+                other, url=url, secret=SECRET, created_by="b", now=NOW, settings=Settings()
+            )
+
+    with pytest.raises(Conflict) as refused, transaction(engine) as session:
+        event.listen(session, "before_flush", the_other_registration_commits_first, once=True)
+        webhooks.register_webhook(
+            session, url=url, secret=SECRET, created_by="a", now=NOW, settings=Settings()
+        )
+    assert refused.value.reasons[0].code == "webhook_exists"
+    assert isinstance(refused.value.__cause__, IntegrityError)  # the index, not the check
+    with transaction(engine) as session:
+        stored = session.exec(select(Webhook)).all()
+    assert [(w.created_by, w.active) for w in stored] == [("b", True)]
 
 
 def test_every_transition_arrives_signed_once_despite_failures(

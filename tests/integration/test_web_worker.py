@@ -38,6 +38,7 @@ def test_request_handlers_run_in_web_threads_threads(
     get_settings.cache_clear()
     with TestClient(create_app()) as client:
         assert client.get("/healthz").status_code == 200
+        assert client.portal is not None
         limit = client.portal.call(lambda: to_thread.current_default_thread_limiter())
         assert limit.total_tokens == threads
 
