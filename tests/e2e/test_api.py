@@ -13,6 +13,7 @@ entry of its own in the stage the action needs.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -468,6 +469,12 @@ def test_refusals_answer_with_reasons_and_change_nothing(world_factory: Any) -> 
     basic = {"Authorization": f"Basic {world.tokens['admin']}"}
     bad_json = {"content": b"{to:", "headers": {"content-type": "application/json"}}
     unknown = f"{API}/entries/987654/transitions"
+    over_1_mb = {**valid, "note": "x" * (1024 * 1024)}
+
+    def streamed() -> Iterator[bytes]:  # no Content-Length: measured as it arrives
+        yield json.dumps(over_1_mb).encode()
+
+    chunked = {"content": streamed(), "headers": {"content-type": "application/json"}}
     cases: list[tuple[str, int, str, Callable[[], httpx.Response]]] = [
         ("stale version", 409, "stale_version", post(co, move(bd, 7, data=board))),
         ("table refuses", 422, "transition_not_allowed", post(co, move("extract_sent"))),
@@ -486,6 +493,8 @@ def test_refusals_answer_with_reasons_and_change_nothing(world_factory: Any) -> 
         ("no target", 422, "invalid_field", post(co, {"version": 1})),
         ("not JSON", 422, "invalid_field", partial(co.post, url, **bad_json)),
         ("NUL in note", 422, "invalid_field", post(co, {**valid, "note": "a\x00b"})),
+        ("body over 1 MB", 413, "too_large", post(co, over_1_mb)),
+        ("streamed over 1 MB", 413, "too_large", partial(co.post, url, **chunked)),
         ("unknown entry", 404, "not_found", partial(co.post, unknown, json=valid)),
         ("huge entry id", 404, "not_found", partial(admin.get, f"{API}/entries/{2**70}")),
         ("entry id zero", 404, "not_found", partial(admin.get, f"{API}/entries/0/history")),

@@ -190,6 +190,10 @@ def test_webhooks_are_registered_over_http_by_admins_only(sqlite_server: Any) ->
     refused = admin.post("/api/v1/webhooks", json={"url": "ftp://x.se/in", "secret": SECRET})
     assert refused.status_code == 422
     assert refused.json()["reasons"][0]["code"] == "invalid_url"
+    huge = {"url": "https://diarium.stockholm.se/in", "secret": "x" * 2_000_000}
+    too_large = admin.post("/api/v1/webhooks", json=huge)
+    assert too_large.status_code == 413
+    assert too_large.json()["reasons"][0]["code"] == "too_large"
     created = admin.post(
         "/api/v1/webhooks", json={"url": "https://diarium.stockholm.se/in", "secret": SECRET}
     )

@@ -15,6 +15,7 @@ import fcntl
 import gc
 import logging
 import os
+import re
 import threading
 import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -31,7 +32,9 @@ from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 from starlette.background import BackgroundTask
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from workflow import auth, db, outbox, services
 from workflow.domain.access import NOTIFIERS, Actor, EntryScope, Role, can_see, may_move
@@ -109,7 +112,7 @@ def _documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
         403: "The role may not do this (the reason says why).",
         404: "No such id, or one the caller may not see.",
         409: "Stale version or a duplicate; nothing was changed.",
-        413: "The upload is larger than 20 MB.",
+        413: "The body is larger than 1 MB, or the upload than 20 MB.",
         422: "Invalid fields, or the transition table, a guard or a rule refused.",
     }
     return {
@@ -224,11 +227,7 @@ def nudge() -> BackgroundTask | None:
 
 # --- the API ---------------------------------------------------------------------------------
 
-router = APIRouter(
-    prefix="/api/v1",
-    responses=_documented(400, 401, 403, 404, 409, 422),
-    max_body_size=MAX_JSON_BODY_BYTES,
-)
+router = APIRouter(prefix="/api/v1", responses=_documented(400, 401, 403, 404, 409, 413, 422))
 
 
 @router.post("/cycles", status_code=201, response_model=schemas.CyclePublic)
@@ -449,7 +448,6 @@ def assign_examiner(entry_id: int, body: schemas.ExaminerAssign, token: TokenDep
     status_code=201,
     response_model=schemas.DocumentPublic,
     responses=_documented(413),
-    max_body_size=MAX_UPLOAD_BODY_BYTES,
 )
 def upload_document(
     entry_id: int,
@@ -537,6 +535,51 @@ async def invalid_request_response(request: Request, error: RequestValidationErr
 async def http_error_response(request: Request, error: StarletteHTTPException) -> JSONResponse:
     code = "too_large" if error.status_code == 413 else "http_error"
     return problem(error.status_code, [Reason(code, str(error.detail))], error.headers)
+
+
+_UPLOAD_PATH = re.compile(r"/api/v1/entries/[^/]+/documents")
+
+
+def body_limit_for(path: str) -> tuple[int, str] | None:
+    """The most an API request may send, and what the refusal says; None off the API (the
+    web pages check their own uploads and answer with a page)."""
+    if not path.startswith("/api/"):
+        return None
+    if _UPLOAD_PATH.fullmatch(path):
+        return MAX_UPLOAD_BODY_BYTES, "Filen är större än 20 MB."
+    return MAX_JSON_BODY_BYTES, "Begäran är större än 1 MB."
+
+
+class LimitApiBodies:
+    """Refuses an API request body over its limit with the API's own 413 (a JSON problem),
+    before reading it when its length is declared, else as soon as the limit is passed.
+    (Starlette's `max_body_size` answers a declared one with plain text, whatever the app's
+    handlers say, and covered only the routers that set it.)"""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limit = body_limit_for(scope["path"]) if scope["type"] == "http" else None
+        if limit is None:
+            await self.app(scope, receive, send)
+            return
+        most, refusal_text = limit
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > most:
+            await problem(413, [Reason("too_large", refusal_text)])(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > most:  # raised inside the route: the handler above answers it
+                raise StarletteHTTPException(413, refusal_text)
+            return message
+
+        await self.app(scope, limited, send)
 
 
 async def database_unavailable_response(request: Request, error: OperationalError) -> JSONResponse:
@@ -717,6 +760,7 @@ def create_app() -> FastAPI:
         redoc_url=None,
     )
     app.include_router(router)
+    app.add_middleware(LimitApiBodies)
     _document_problems_everywhere(app)
     _take_turns_on_sqlite()
 
