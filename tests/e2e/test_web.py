@@ -269,10 +269,23 @@ def test_admin_books_a_site_visit_with_its_hours_and_wrong_hours_are_explained(
         expect(page.locator("main")).not_to_contain_text(key)
 
 
+def send_board_decision_typed_on_a_stale_page(page: Page) -> int:
+    """Fill in the board decision, with a note, and send it; the response's status."""
+    form = page.get_by_role("region", name="Nämndbeslut")
+    form.get_by_label("Nämndens beslut").select_option("noted")
+    form.get_by_label("Sammanträdesdatum").fill("2024-04-18")
+    form.get_by_label("Paragraf i protokollet").fill("§ 7")
+    form.get_by_label("Anteckning i historiken").fill("Beslutet togs i enighet.")
+    with page.expect_response(lambda r: r.request.method == "POST") as posted:
+        form.get_by_role("button", name="Registrera nämndbeslut").click()
+    return posted.value.status
+
+
 def test_stale_version_shows_a_swedish_conflict_message_with_a_reload_link(
     world: World, page: Page
 ) -> None:
-    """Someone else moved the entry after the page was loaded: 409, nothing saved, reload."""
+    """Someone else withdrew the entry after the page was loaded: 409, nothing saved, the
+    move is no longer possible; what was typed is there to copy, and a link reloads."""
     log_in(page, world.server, ADMIN)
     page.goto(f"{world.server.url}/entries/{world.social_entry}")
     with transaction(world.engine) as session:
@@ -280,18 +293,43 @@ def test_stale_version_shows_a_swedish_conflict_message_with_a_reload_link(
             session, entry_id=world.social_entry, version=1, actor="någon", now=LATER, note="Byte."
         )
 
-    form = page.get_by_role("region", name="Nämndbeslut")
-    form.get_by_label("Nämndens beslut").select_option("noted")
-    form.get_by_label("Sammanträdesdatum").fill("2024-04-18")
-    form.get_by_label("Paragraf i protokollet").fill("§ 7")
-    with page.expect_response(lambda r: r.request.method == "POST") as posted:
-        form.get_by_role("button", name="Registrera nämndbeslut").click()
-    assert posted.value.status == 409
+    assert send_board_decision_typed_on_a_stale_page(page) == 409
     expect(page.get_by_role("heading", level=1)).to_have_text("Posten har ändrats")
     expect(page.get_by_role("alert")).to_contain_text("ingenting sparades")
+    expect(page.get_by_label("Anteckning i historiken")).to_have_value("Beslutet togs i enighet.")
+    expect(page.get_by_label("Paragraf i protokollet")).to_have_value("§ 7")
     page.get_by_role("link", name="Läs in posten igen").click()
     expect(page.locator(".lead .badge")).to_have_text("Återkallad")
     assert world.history_length(world.social_entry) == 2
+
+
+def test_a_change_by_someone_else_keeps_what_was_typed_in_the_form(
+    world: World, page: Page
+) -> None:
+    """The unit handed in its contribution early while the coordinator filled in the board
+    decision: 409, nothing saved, but the form is there again, filled in, on the entry as it
+    is now (its timeline shows what happened); sending it again works."""
+    log_in(page, world.server, ADMIN)
+    page.goto(f"{world.server.url}/entries/{world.social_entry}")
+    with transaction(world.engine) as session:
+        services.advance_entry(
+            session, entry_id=world.social_entry, target="submitted", version=1,
+            actor="enheten", now=LATER, data={"title": "Ungdomsjourens bidrag"},
+        )  # fmt: skip
+
+    assert send_board_decision_typed_on_a_stale_page(page) == 409
+    assert world.history_length(world.social_entry) == 2  # notified, the kept contribution
+    form = page.get_by_role("region", name="Nämndbeslut")
+    expect(form).to_contain_text("ingenting sparades")
+    expect(form.get_by_label("Paragraf i protokollet")).to_have_value("§ 7")
+    expect(form.get_by_label("Sammanträdesdatum")).to_have_value("2024-04-18")
+    expect(form.get_by_label("Anteckning i historiken")).to_have_value("Beslutet togs i enighet.")
+    expect(page.locator("#tidslinje")).to_contain_text("enheten")
+    form.get_by_label("Nämndens beslut").select_option("noted")
+    form.get_by_role("button", name="Registrera nämndbeslut").click()
+    expect(page.get_by_role("status")).to_be_visible()
+    assert world.stage(world.social_entry) == "board_decision"
+    assert world.history_length(world.social_entry) == 3
 
 
 def test_admin_resends_a_failed_message(sqlite_world: World, page: Page) -> None:

@@ -16,7 +16,7 @@ import hashlib
 import json
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path as FilePath
@@ -325,6 +325,7 @@ def error_page(
     user: WebUser | None,
     back: tuple[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
+    typed: Sequence[tuple[str, str]] = (),
 ) -> HTMLResponse:
     return render(
         request,
@@ -334,6 +335,7 @@ def error_page(
             "title": ERROR_TITLES.get(status, "Något gick fel"),
             "reasons": list(reasons),
             "back": back,
+            "typed": typed,
         },
         user=user,
         status=status,
@@ -1005,7 +1007,21 @@ def _entry_problem_page(
     return render(request, "entry.html", context, user=user, status=api.status_for(error))
 
 
-def _stale_page(request: Request, user: WebUser, entry_id: int) -> Response:
+def _stale_page(
+    request: Request, user: WebUser, entry_id: int, form_id: str, values: Mapping[str, str]
+) -> Response:
+    """Someone else changed the entry first: nothing was saved, and nothing typed is lost.
+    The entry as it is now, with the form filled in again to check and send; or, when that
+    move is no longer possible, the conflict page with the texts to copy."""
+    reason = Reason(
+        "stale_version",
+        "Någon annan har ändrat posten sedan du läste in sidan, så ingenting sparades. "
+        "Det du skrev finns kvar: se efter vad som ändrats och skicka igen.",
+    )
+    with db.transaction() as session:
+        context = entry_context(session, user, entry_id, FormProblem(form_id, [reason], values))
+    if context["problem_anchor"] == form_id:
+        return render(request, "entry.html", context, user=user, status=409)
     return error_page(
         request,
         409,
@@ -1018,7 +1034,17 @@ def _stale_page(request: Request, user: WebUser, entry_id: int) -> Response:
         ],
         user=user,
         back=(f"/entries/{entry_id}", "Läs in posten igen"),
+        typed=_typed_texts(values),
     )
+
+
+def _typed_texts(values: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The texts someone wrote into a form, by label, for a page that cannot show the form."""
+    labels = {"note": "Anteckning i historiken"} | {
+        f"data_{name}": label for name, label in FIELD_LABELS.items() if name not in CHOICE_LABELS
+    }
+    typed = ((key, value.strip()) for key, value in values.items() if key in labels)
+    return [(labels[key], text) for key, text in typed if text]
 
 
 def _typed_values(form: Any) -> dict[str, str]:
@@ -1057,7 +1083,7 @@ def transition(request: Request, entry_id: Id, form: FormDep) -> Response:
                 data=data,
             )
     except StaleVersion:
-        return _stale_page(request, user, entry_id)
+        return _stale_page(request, user, entry_id, form_id, values)
     except auth.Forbidden as error:
         return error_page(
             request, 403, error.reasons, user=user, back=(f"/entries/{entry_id}", "Till posten")
@@ -1118,7 +1144,7 @@ def book_site_visit(request: Request, entry_id: Id, form: FormDep) -> Response:
                 ends_at=_clock_time(form, "ends_at", "Tiden då besöket slutar"),
             )
     except StaleVersion:
-        return _stale_page(request, user, entry_id)
+        return _stale_page(request, user, entry_id, "site-visit", values)
     except auth.Forbidden as error:
         return error_page(
             request, 403, error.reasons, user=user, back=(f"/entries/{entry_id}", "Till posten")
