@@ -179,7 +179,9 @@ def test_the_accept_delay_grows_with_the_requests_in_flight_and_is_capped() -> N
         await counted({"type": "lifespan"}, nothing, ignore)
 
     before = RequestsInFlight.count
-    asyncio.run(requests())
+    # Its own thread: a session-wide Playwright keeps an event loop running on the main one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, requests()).result()
     assert RequestsInFlight.count == before == 0
     assert seen == [0.0005, 0.0005, 0.001, 0.0005, 0.0]
     RequestsInFlight.count = 1_000
