@@ -187,6 +187,30 @@ def test_refusals_exit_non_zero_and_change_nothing(
     assert cli.json("entry", "history", str(entry_id)) == before
 
 
+@pytest.mark.parametrize(
+    ("args", "message", "help_for"),
+    [
+        (["user", "create", "kalle"], "fel: --role saknas.", "kvalitet user create"),
+        (["entry", "history", "tre"], "ENTRY_ID: ange ett heltal.", "kvalitet entry history"),
+        (["cycle", "create", "--year", "x"], "--year: ange ett heltal.", "kvalitet cycle create"),
+        (["user", "create", "k", "--rol", "admin"], "Menade du --role?", "kvalitet user create"),
+        (["entry", "histroy", "1"], "'histroy'. Menade du history?", "kvalitet entry"),
+        (["skicka"], "Okänt kommando 'skicka'.", "kvalitet"),
+    ],
+)
+def test_a_command_typed_wrong_is_told_in_swedish(
+    cli: Cli, args: list[str], message: str, help_for: str
+) -> None:
+    """Click's own refusals (a missing option, a value of the wrong kind, a misspelt command)
+    answer in Swedish, with where to read more, exit 2, and no English box or traceback."""
+    result = cli(*args, ok=False)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert f"Se '{help_for} --help'." in result.stderr
+    for english in ("Usage:", "Error", "Missing", "No such", "Invalid value", "Traceback"):
+        assert english not in result.stderr
+
+
 def test_outbox_list_shows_what_a_change_queued_and_says_when_there_is_nothing(
     cli: Cli, tmp_path: Path
 ) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -75,9 +76,12 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Skriv ut som JSON.")]
 
 
 def main() -> None:
-    """The console script: what the environment gets wrong becomes a message, not a traceback."""
+    """The console script: what the environment gets wrong becomes a message, not a traceback,
+    and a command typed wrong is told in Swedish (Typer and Click speak English)."""
     try:
-        app()
+        code = app(prog_name="kvalitet", standalone_mode=False)
+    except typer.Abort:
+        _exit_with(["Avbrutet."], 1)
     except (OverflowError, DataError):
         _exit_with(["Ett tal är för stort (id:n och antal är högst 2147483647)."], 2)
     except UnicodeError:
@@ -105,6 +109,97 @@ def main() -> None:
             [f"{where}{reason}", "Kontrollera KVALITET_DATA_DIR och att mappen går att skriva i."],
             EXIT_UNAVAILABLE,
         )
+    except Exception as error:
+        if not _is_click_exception(error):
+            raise
+        _refuse_command_line(error)
+    if isinstance(code, int) and code:  # typer.Exit(code) from a command
+        sys.exit(code)
+
+
+def _refuse_command_line(error: Exception) -> NoReturn:
+    """What Click (or Typer's copy of it) refused before any command ran, in Swedish."""
+    if not _is_usage_error(error):  # a file argument that cannot be opened, say
+        _exit_with([str(getattr(error, "message", error))], getattr(error, "exit_code", 1))
+    if type(error).__name__ == "NoArgsIsHelpError":  # the help is already printed
+        sys.exit(2)
+    command = getattr(getattr(error, "ctx", None), "command_path", None) or "kvalitet"
+    print(f"fel: {usage_problem(error)}", file=sys.stderr)
+    print(f"Se '{command} --help'.", file=sys.stderr)
+    sys.exit(2)
+
+
+# What a value must look like, for "Ogiltigt värde för …": by Click's type name, or by the
+# annotation Typer (0.29+) checks with pydantic.
+EXPECTED_BY_TYPE: dict[object, str] = {
+    "integer": "ett heltal",
+    "integer range": "ett heltal",
+    "float": "ett tal",
+    "float range": "ett tal",
+    "boolean": "ja eller nej (true/false)",
+    "datetime": "ett datum som ÅÅÅÅ-MM-DD",
+    int: "ett heltal",
+    float: "ett tal",
+    bool: "ja eller nej (true/false)",
+    date: "ett datum som ÅÅÅÅ-MM-DD",
+    datetime: "en tidpunkt som ÅÅÅÅ-MM-DDTTT:MM",
+}
+_NO_SUCH_COMMAND = re.compile(r"No such command '([^']*)'\.(?: Did you mean '([^']*)'\?)?")
+
+
+def _is_usage_error(error: Exception) -> bool:
+    """A command line Click (or Typer's copy of it) refused before any command ran: its
+    UsageError family, recognised by name as Typer itself does, since where the classes live
+    moved between versions."""
+    return any(kind.__name__ == "UsageError" for kind in type(error).__mro__)
+
+
+def _is_click_exception(error: Exception) -> bool:
+    return any(kind.__name__ == "ClickException" for kind in type(error).__mro__)
+
+
+def usage_problem(error: Exception) -> str:
+    """A command typed wrong, said in Swedish (Click's own sentences are English)."""
+    kind = type(error).__name__
+    message = str(getattr(error, "message", error))
+    parameter = getattr(error, "param", None)
+    if kind == "MissingParameter":
+        return f"{_parameter_name(parameter)} saknas."
+    if kind == "BadParameter":
+        expected = _expected_value(parameter)
+        wanted = f": ange {expected}" if expected else f" ({message})"
+        return f"Ogiltigt värde för {_parameter_name(parameter)}{wanted}."
+    if kind == "NoSuchOption":
+        name = getattr(error, "option_name", "")
+        return f"Okänt alternativ {name}.{_did_you_mean(getattr(error, 'possibilities', []))}"
+    if kind == "BadOptionUsage":
+        return f"{getattr(error, 'option_name', 'Alternativet')} behöver ett värde."
+    if match := _NO_SUCH_COMMAND.match(message):
+        return f"Okänt kommando '{match[1]}'.{_did_you_mean([match[2]] if match[2] else [])}"
+    return f"Fel i kommandot ({message})."
+
+
+def _expected_value(parameter: Any) -> str | None:
+    click_type = getattr(parameter, "type", None)
+    if choices := getattr(click_type, "choices", None):
+        return "något av " + ", ".join(str(choice) for choice in choices)
+    runtime = getattr(parameter, "get_runtime_param", None)
+    annotation = getattr(runtime(), "annotation", None) if callable(runtime) else None
+    for key in (getattr(click_type, "name", None), annotation):
+        if key is not None and key in EXPECTED_BY_TYPE:
+            return EXPECTED_BY_TYPE[key]
+    return None
+
+
+def _parameter_name(parameter: Any) -> str:
+    options = getattr(parameter, "opts", None) or []
+    if getattr(parameter, "param_type_name", "") == "option" and options:
+        return str(max(options, key=len))
+    return str(getattr(parameter, "name", None) or "Ett värde").upper()
+
+
+def _did_you_mean(possibilities: Sequence[str] | None) -> str:
+    return f" Menade du {' eller '.join(possibilities)}?" if possibilities else ""
 
 
 def _exit_with(messages: Sequence[str], code: int) -> NoReturn:
