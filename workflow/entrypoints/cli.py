@@ -110,7 +110,7 @@ def main() -> None:
             EXIT_UNAVAILABLE,
         )
     except Exception as error:
-        if not _is_click_exception(error):
+        if not _derives_from(error, "ClickException"):
             raise
         _refuse_command_line(error)
     if isinstance(code, int) and code:  # typer.Exit(code) from a command
@@ -119,7 +119,7 @@ def main() -> None:
 
 def _refuse_command_line(error: Exception) -> NoReturn:
     """What Click (or Typer's copy of it) refused before any command ran, in Swedish."""
-    if not _is_usage_error(error):  # a file argument that cannot be opened, say
+    if not _derives_from(error, "UsageError"):  # a file argument that cannot be opened, say
         _exit_with([str(getattr(error, "message", error))], getattr(error, "exit_code", 1))
     if type(error).__name__ == "NoArgsIsHelpError":  # the help is already printed
         sys.exit(2)
@@ -147,15 +147,10 @@ EXPECTED_BY_TYPE: dict[object, str] = {
 _NO_SUCH_COMMAND = re.compile(r"No such command '([^']*)'\.(?: Did you mean '([^']*)'\?)?")
 
 
-def _is_usage_error(error: Exception) -> bool:
-    """A command line Click (or Typer's copy of it) refused before any command ran: its
-    UsageError family, recognised by name as Typer itself does, since where the classes live
-    moved between versions."""
-    return any(kind.__name__ == "UsageError" for kind in type(error).__mro__)
-
-
-def _is_click_exception(error: Exception) -> bool:
-    return any(kind.__name__ == "ClickException" for kind in type(error).__mro__)
+def _derives_from(error: Exception, class_name: str) -> bool:
+    """Click's (or Typer's copy of Click's) exception classes, recognised by name as Typer
+    itself does, since where they live moved between versions."""
+    return any(kind.__name__ == class_name for kind in type(error).__mro__)
 
 
 def usage_problem(error: Exception) -> str:

@@ -1007,17 +1007,17 @@ def _entry_problem_page(
     return render(request, "entry.html", context, user=user, status=api.status_for(error))
 
 
+NOTHING_SAVED = "Någon annan har ändrat posten sedan du läste in sidan, så ingenting sparades."
+
+
 def _stale_page(
     request: Request, user: WebUser, entry_id: int, form_id: str, values: Mapping[str, str]
 ) -> Response:
     """Someone else changed the entry first: nothing was saved, and nothing typed is lost.
     The entry as it is now, with the form filled in again to check and send; or, when that
     move is no longer possible, the conflict page with the texts to copy."""
-    reason = Reason(
-        "stale_version",
-        "Någon annan har ändrat posten sedan du läste in sidan, så ingenting sparades. "
-        "Det du skrev finns kvar: se efter vad som ändrats och skicka igen.",
-    )
+    kept = f"{NOTHING_SAVED} Det du skrev finns kvar: se efter vad som ändrats och skicka igen."
+    reason = Reason("stale_version", kept)
     with db.transaction() as session:
         context = entry_context(session, user, entry_id, FormProblem(form_id, [reason], values))
     if context["problem_anchor"] == form_id:
@@ -1028,8 +1028,7 @@ def _stale_page(
         [
             Reason(
                 "stale_version",
-                "Någon annan har ändrat posten sedan du läste in sidan, så ingenting sparades. "
-                "Läs in posten igen, kontrollera uppgifterna och försök på nytt.",
+                f"{NOTHING_SAVED} Läs in posten igen, kontrollera uppgifterna och försök på nytt.",
             )
         ],
         user=user,
