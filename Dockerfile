@@ -6,12 +6,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
 WORKDIR /app
 RUN useradd --create-home --uid 10001 kvalitet && mkdir /data && chown kvalitet /data
 
-COPY pyproject.toml README.md ./
+COPY pyproject.toml requirements.lock README.md ./
 COPY workflow ./workflow
 COPY tasks ./tasks
 COPY templates ./templates
-# Editable, so the package finds templates/ beside it at /app.
-RUN pip install -e .
+# Editable, so the package finds templates/ beside it at /app; the versions CI tested.
+RUN pip install -c requirements.lock -e .
 
 USER kvalitet
 EXPOSE 8000

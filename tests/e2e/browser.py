@@ -2,16 +2,20 @@
 
 Playwright cannot download its own browser here, so the test setup installs Debian's
 `chromium` package with apt (when /usr/bin/chromium is missing; needs root, as in CI) and
-hands Playwright its path. axe-core comes from npm into `.cache/axe` (git-ignored) and is
-injected into each page it checks; the context bypasses the pages' CSP for that injection.
+hands Playwright its path. axe-core comes from npm into `.cache/axe` (git-ignored), at the
+version pinned here, and is injected into each page it checks; the context bypasses the pages'
+CSP for that injection. pytest-xdist's workers take turns at both installs (a file lock).
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,50 +36,79 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+AXE_VERSION = "4.14.1"  # pinned like requirements.lock: the rules CI ran are the rules you run
 AXE_DIR = ROOT / ".cache" / "axe"
 AXE_JS = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+INSTALL_LOCK = ROOT / ".cache" / "install.lock"
 BLOCKING_IMPACTS = ("serious", "critical")
 PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
+@contextmanager
+def installing() -> Iterator[None]:
+    """One install at a time across pytest-xdist's worker processes."""
+    INSTALL_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with INSTALL_LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def ensure_chromium() -> str:
     """The path of Debian's chromium, installing the package with apt if it is missing."""
-    if not CHROMIUM.exists():
-        try:
-            subprocess.run(
-                ["sh", "-c", "apt-get update && apt-get install -y chromium"],
-                env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-                check=True,
-                capture_output=True,
-                timeout=1800,
-            )
-        except (OSError, subprocess.SubprocessError) as error:
-            detail = getattr(error, "stderr", b"") or b""
-            service_unavailable(
-                f"chromium could not be installed with apt: {error} {detail.decode()[-500:]}"
-            )
+    with installing():
         if not CHROMIUM.exists():
-            service_unavailable("apt installed chromium, but /usr/bin/chromium is missing")
+            install_chromium()
     return str(CHROMIUM)
+
+
+def install_chromium() -> None:
+    try:
+        subprocess.run(
+            ["sh", "-c", "apt-get update && apt-get install -y chromium"],
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+            check=True,
+            capture_output=True,
+            timeout=1800,
+        )
+    except (OSError, subprocess.SubprocessError) as error:
+        detail = getattr(error, "stderr", b"") or b""
+        service_unavailable(
+            f"chromium could not be installed with apt: {error} {detail.decode()[-500:]}"
+        )
+    if not CHROMIUM.exists():
+        service_unavailable("apt installed chromium, but /usr/bin/chromium is missing")
+
+
+def installed_axe_version() -> str | None:
+    manifest = AXE_JS.parent / "package.json"
+    if not AXE_JS.exists() or not manifest.exists():
+        return None
+    return str(json.loads(manifest.read_text(encoding="utf-8")).get("version"))
 
 
 def ensure_axe() -> str:
     """axe-core's source, installed from npm into .cache/axe on first use."""
-    if not AXE_JS.exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            service_unavailable("npm is missing, so axe-core cannot be installed")
-            raise AssertionError("unreachable: service_unavailable skips or fails")
-        try:
-            subprocess.run(
-                [npm, "install", "--prefix", str(AXE_DIR), "--no-audit", "--no-fund", "axe-core@4"],
-                check=True,
-                capture_output=True,
-                timeout=600,
-            )
-        except (OSError, subprocess.SubprocessError) as error:
-            service_unavailable(f"axe-core could not be installed from npm: {error}")
+    with installing():
+        if installed_axe_version() != AXE_VERSION:
+            install_axe()
     return AXE_JS.read_text(encoding="utf-8")
+
+
+def install_axe() -> None:
+    npm = shutil.which("npm")
+    if npm is None:
+        service_unavailable("npm is missing, so axe-core cannot be installed")
+        raise AssertionError("unreachable: service_unavailable skips or fails")
+    package = f"axe-core@{AXE_VERSION}"
+    try:
+        subprocess.run(
+            [npm, "install", "--prefix", str(AXE_DIR), "--no-audit", "--no-fund", package],
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
+    except (OSError, subprocess.SubprocessError) as error:
+        service_unavailable(f"axe-core could not be installed from npm: {error}")
 
 
 @pytest.fixture(scope="session")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import random
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from email import policy
@@ -154,19 +154,39 @@ def wait_until(condition: Callable[[], bool], *, timeout: float, interval: float
     return condition()
 
 
+REDIS_CLAIM_SECONDS = 1800  # longer than any test; a crashed run's claim expires by itself
+
+
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    """A private database number on the machine's Redis, emptied before and after."""
+    """A database number on the machine's Redis that no other test uses meanwhile (parallel
+    workers and other test runs included: each claims its number in database 0), emptied
+    before and after."""
     client = redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=2)
     try:
         client.ping()
     except redis.exceptions.ConnectionError as error:
         service_unavailable(f"Redis not reachable at 127.0.0.1:6379: {error}")
-    number = random.randint(1, 15)
+    token = uuid.uuid4().hex
+    number = claim_redis_database(client, token)
     url = f"redis://127.0.0.1:6379/{number}"
     redis.Redis.from_url(url).flushdb()
-    yield url
-    redis.Redis.from_url(url).flushdb()
+    try:
+        yield url
+    finally:
+        redis.Redis.from_url(url).flushdb()
+        if client.get(f"kvalitet-test:db:{number}") == token.encode():
+            client.delete(f"kvalitet-test:db:{number}")
+
+
+def claim_redis_database(client: redis.Redis, token: str) -> int:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        for number in range(1, 16):
+            if client.set(f"kvalitet-test:db:{number}", token, nx=True, ex=REDIS_CLAIM_SECONDS):
+                return number
+        time.sleep(0.2)
+    raise AssertionError("every Redis database 1-15 is claimed by another test for 2 minutes")
 
 
 def worker_env(database_url: str, broker: str, smtp_port: int, tmp_path: Path) -> dict[str, str]:

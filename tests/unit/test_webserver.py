@@ -15,11 +15,10 @@ import pytest
 from starlette.types import Receive, Scope, Send
 
 from workflow.entrypoints.webserver import (
-    APP,
     BalancingLoop,
     RequestsInFlight,
-    TcpNoDelayConfig,
     count_requests,
+    server_config,
 )
 
 
@@ -58,34 +57,26 @@ def nodelay_of_accepted(
     return seen[0]
 
 
+def shared_listener() -> socket.socket:
+    """The socket `kvalitet web --workers N` binds for its workers to share."""
+    config = server_config(host="127.0.0.1", port=0, workers=2, proxy_headers=False)
+    return config.bind_socket()
+
+
 def test_the_socket_workers_share_turns_nagle_off_for_every_connection() -> None:
-    config = TcpNoDelayConfig(APP, factory=True, host="127.0.0.1", port=0, workers=2)
-    listener = config.bind_socket()
+    listener = shared_listener()
     assert listener.proto == socket.IPPROTO_TCP
     assert nodelay_of_accepted(listener) == 1
+    listener.close()
 
 
 def test_the_balancing_workers_turn_nagle_off_for_every_connection_too() -> None:
-    config = TcpNoDelayConfig(APP, factory=True, host="127.0.0.1", port=0, workers=2)
-    assert nodelay_of_accepted(config.bind_socket(), BalancingLoop) == 1
-
-
-def test_uvicorns_own_socket_would_leave_it_on() -> None:
-    """Why TcpNoDelayConfig exists (uvicorn#3149); if uvicorn fixes it, this says so."""
-    import uvicorn
-
-    listener = uvicorn.Config(APP, factory=True, host="127.0.0.1", port=0).bind_socket()
-    if listener.proto == socket.IPPROTO_TCP:
-        pytest.fail("uvicorn now binds as TCP itself: TcpNoDelayConfig can go")
-    assert nodelay_of_accepted(listener) == 0
+    listener = shared_listener()
+    assert nodelay_of_accepted(listener, BalancingLoop) == 1
+    listener.close()
 
 
 # --- several workers on one socket -------------------------------------------------------------
-
-
-def shared_listener() -> socket.socket:
-    """The socket `kvalitet web --workers N` binds for its workers to share."""
-    return TcpNoDelayConfig(APP, factory=True, host="127.0.0.1", port=0, workers=2).bind_socket()
 
 
 @contextmanager

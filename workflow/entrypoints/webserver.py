@@ -1,11 +1,11 @@
 """Run the web app under uvicorn: TCP_NODELAY on every connection, and with several workers,
 new connections go to the worker with the least to do.
 
-TCP_NODELAY. With `--workers N` uvicorn binds the listening socket itself and leaves its `proto`
-at 0. Accepted sockets inherit that, and asyncio turns TCP_NODELAY on only for sockets that say
-IPPROTO_TCP. So every keep-alive request after the first waited about 40 ms for the client's
-delayed ACK (uvicorn#3149). Measured here: /healthz 2 ms with one worker, 48 ms with two. The
-listening socket is re-wrapped with its protocol before the workers get it.
+TCP_NODELAY. Every accepted connection must have it, or each keep-alive request after the first
+waits about 40 ms for the client's delayed ACK (measured: /healthz 2 ms with one worker, 48 ms
+with two). asyncio sets it only on sockets that say IPPROTO_TCP; uvicorn binds its shared
+socket that way since 0.55 (uvicorn#3149; we wrapped the socket ourselves before that), and
+tests/unit/test_webserver.py checks the socket `server_config` binds, whoever sets it.
 
 Balance. The workers share one listening socket, and asyncio takes every connection waiting on
 it as soon as the socket is readable. On a busy machine the worker already holding most
@@ -191,22 +191,11 @@ def balancing_loop() -> asyncio.AbstractEventLoop:
     return BalancingLoop()
 
 
-class TcpNoDelayConfig(uvicorn.Config):
-    """uvicorn's configuration, binding a listening socket that says it is TCP."""
-
-    def bind_socket(self) -> socket.socket:
-        sock = super().bind_socket()
-        if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.proto != socket.IPPROTO_TCP:
-            sock = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
-            sock.set_inheritable(True)
-        return sock
-
-
-def run(
+def server_config(
     *, host: str, port: int, workers: int, proxy_headers: bool, log_level: str = "info"
-) -> None:
-    """Serve until stopped; several worker processes share one listening socket."""
-    config = TcpNoDelayConfig(
+) -> uvicorn.Config:
+    """uvicorn's configuration for `kvalitet web`."""
+    return uvicorn.Config(
         APP,
         factory=True,
         host=host,
@@ -215,6 +204,15 @@ def run(
         proxy_headers=proxy_headers,
         log_level=log_level,
         loop=LOOP if workers > 1 else "auto",
+    )
+
+
+def run(
+    *, host: str, port: int, workers: int, proxy_headers: bool, log_level: str = "info"
+) -> None:
+    """Serve until stopped; several worker processes share one listening socket."""
+    config = server_config(
+        host=host, port=port, workers=workers, proxy_headers=proxy_headers, log_level=log_level
     )
     if config.workers > 1:
         Multiprocess(config, sockets=[config.bind_socket()]).run()
