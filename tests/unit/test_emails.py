@@ -20,14 +20,13 @@ from workflow.emails import (
     CalendarPart,
     OutgoingEmail,
     context_for,
-    datum,
-    klass,
     message_id_for,
     render_email,
     render_outgoing,
     render_subject,
 )
 from workflow.settings import Settings
+from workflow.swedish import datum, klass
 
 SETTINGS = Settings(
     mail_from="Kvalitetsutmärkelsen <kvalitetsutmarkelsen@stockholm.se>",
