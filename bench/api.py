@@ -42,7 +42,6 @@ import json
 import math
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -55,8 +54,7 @@ from pathlib import Path
 
 import httpx
 import transitions as service_bench  # bench/transitions.py, beside this file
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from _support import free_port, percentile, scratch_database
 from sqlalchemy.exc import OperationalError
 
 from workflow import auth
@@ -79,36 +77,14 @@ class HttpRun:
 
     @property
     def p50_ms(self) -> float:
-        return 1000 * service_bench.percentile(self.timing.latencies, 0.50)
+        return 1000 * percentile(self.timing.latencies, 0.50)
 
     @property
     def p99_ms(self) -> float:
-        return 1000 * service_bench.percentile(self.timing.latencies, 0.99)
+        return 1000 * percentile(self.timing.latencies, 0.99)
 
 
-# --- a scratch database and a server on it ---------------------------------------------------
-
-
-@contextmanager
-def scratch_database(kind: str) -> Iterator[str]:
-    if kind == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="kv_api_bench_") as directory:
-            yield f"sqlite:///{Path(directory) / 'bench.db'}"
-        return
-    admin_url = make_url(os.environ.get("BENCH_POSTGRES_URL", service_bench.DEFAULT_POSTGRES_URL))
-    name = f"kv_api_bench_{os.getpid()}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield admin_url.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+# --- a server on a scratch database ------- ---------------------------------------------------
 
 
 def seed(url: str, entries: int) -> tuple[list[tuple[int, int]], str]:
@@ -124,12 +100,6 @@ def seed(url: str, entries: int) -> tuple[list[tuple[int, int]], str]:
         return seeded, created.token
     finally:
         engine.dispose()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager
@@ -243,7 +213,10 @@ async def _drive(
 def run_http(kind: str, n: int, clients: int, workers: int) -> HttpRun:
     measured = max(clients, math.ceil(n / len(WALK)))
     warmup = clients * WARMUP_ENTRIES_PER_CLIENT
-    with scratch_database(kind) as url, tempfile.TemporaryDirectory() as directory:
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        scratch_database(kind, Path(directory), "kv_api_bench") as url,
+    ):
         print(f"[{kind}] HTTP: seeding {measured + warmup} entries …", flush=True)
         seeded, token = seed(url, measured + warmup)
         with server(url, workers, Path(directory)) as base:

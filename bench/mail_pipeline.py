@@ -50,7 +50,6 @@ import pstats
 import re
 import signal
 import smtplib
-import socket
 import subprocess
 import sys
 import tempfile
@@ -65,8 +64,8 @@ from typing import Any
 
 import jinja2
 import redis
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from _support import free_port, scratch_database
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
@@ -81,7 +80,6 @@ from workflow.transports import SmtpTransport
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
-DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 YEAR = 2024
 NOW = datetime(2024, 4, 2, 9, 30, tzinfo=UTC)  # notified early: all twelve reminders planned
@@ -100,12 +98,6 @@ _children: list[subprocess.Popen[bytes]] = []
 
 def _terminate(_signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt  # SIGTERM unwinds like Ctrl-C: every finally below runs
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Worker:
@@ -283,33 +275,6 @@ class SinkProcess:
 
 
 # --- databases and Redis ----------------------------------------------------------------------
-
-
-@contextmanager
-def scratch_database(kind: str, directory: Path) -> Iterator[str]:
-    """A fresh SQLite file, or a scratch PostgreSQL database dropped afterwards."""
-    if kind == "sqlite":
-        path = directory / f"mail_{time.monotonic_ns()}.db"
-        try:
-            yield f"sqlite:///{path}"
-        finally:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return
-    admin_url = make_url(os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL))
-    scratch = f"kv_mail_{os.getpid()}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{scratch}"'))
-        try:
-            yield admin_url.set(database=scratch).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
 
 
 def flush_redis(url: str) -> None:
@@ -495,7 +460,7 @@ def run_pipeline(
     stall: float,
 ) -> PipelineRun:
     entries = math.ceil(reminders / REMINDERS_PER_ENTRY)
-    with scratch_database(kind, directory) as url:
+    with scratch_database(kind, directory, "kv_mail") as url:
         engine = make_engine(url)
         try:
             upgrade_schema(engine)
@@ -730,7 +695,7 @@ def breakdown(
 ) -> Breakdown:
     result = Breakdown(kind, batch_size)
     entries = math.ceil(messages / REMINDERS_PER_ENTRY)
-    with scratch_database(kind, directory) as url:
+    with scratch_database(kind, directory, "kv_mail") as url:
         engine = make_engine(url)
         sink = SinkProcess().start()
         try:

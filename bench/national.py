@@ -70,7 +70,6 @@ import platform
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -86,8 +85,8 @@ from typing import Any
 import httpx
 import psutil
 import redis
-from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from _support import free_port, percentile, scratch_postgres
+from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
@@ -109,7 +108,6 @@ from workflow.reminders import due_reminder_ids, sweep_due_reminders
 from workflow.working_days import is_swedish_working_day
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
 YEAR = 2027
 CONTRIBUTION_DEADLINE = date(2027, 5, 17)
@@ -195,17 +193,10 @@ REMINDER_COLUMNS = (
 # --- measurements ----------------------------------------------------------------------------
 
 
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..1)."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-
-
 def ms(seconds: list[float]) -> tuple[float, float]:
-    """p50 and p99 in milliseconds."""
-    return 1000 * percentile(seconds, 0.5), 1000 * percentile(seconds, 0.99)
+    """p50 and p99 in milliseconds (nan when nothing was measured)."""
+    p50, p99 = (percentile(seconds, q, empty=math.nan) for q in (0.5, 0.99))
+    return 1000 * p50, 1000 * p99
 
 
 @dataclass
@@ -323,12 +314,6 @@ def _terminate(_signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt  # SIGTERM unwinds like Ctrl-C: every finally below runs
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def spawn(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """A subprocess in its own session (process group), so Ctrl-C in the terminal reaches only
     this script and `stop_process` takes the whole group (uvicorn workers, celery pool)."""
@@ -365,26 +350,6 @@ def tail(path: Path, chars: int = 3000) -> str:
 
 
 # --- database --------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def scratch_database() -> Iterator[str]:
-    """`kv_national_<pid>`, created fresh and dropped afterwards (also on Ctrl-C)."""
-    admin_url = make_url(os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL))
-    scratch = f"kv_national_{os.getpid()}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{scratch}"'))
-        try:
-            yield admin_url.set(database=scratch).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
-            print(f"[cleanup] dropped database {scratch}", flush=True)
-    finally:
-        admin.dispose()
 
 
 def postgres_settings(engine: Engine) -> str:
@@ -1589,7 +1554,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with (
             tempfile.TemporaryDirectory(prefix="kv_national_") as tmp,
-            scratch_database() as database_url,
+            scratch_postgres("kv_national") as database_url,
         ):
             data_dir = Path(tmp) / "data"
             engine = make_engine(database_url)

@@ -31,7 +31,6 @@ after each load, dropped after.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import platform
 import sqlite3
@@ -45,8 +44,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from _support import percentile, scratch_database
+from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
@@ -54,7 +53,6 @@ from workflow.db import make_engine, upgrade_schema
 from workflow.models import Cycle, Entry, Organisation, Reminder, Unit
 from workflow.reminders import due_reminder_ids, sweep_due_reminders
 
-DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 INDEX = "ix_reminder_due_pending"
 GOAL_MS = 20.0
 LIMIT = 500
@@ -79,14 +77,6 @@ REMINDER_COLUMNS = (
 
 
 # --- measurements ----------------------------------------------------------------------------
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..1)."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 @dataclass
@@ -132,28 +122,6 @@ class Load:
 
 
 # --- databases -------------------------------------------------------------------------------
-
-
-@contextmanager
-def scratch_database(kind: str, directory: Path) -> Iterator[str]:
-    """A fresh SQLite file, or a scratch PostgreSQL database dropped afterwards."""
-    if kind == "sqlite":
-        yield f"sqlite:///{directory / 'sweep.db'}"
-        return
-    admin_url = make_url(os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL))
-    scratch = f"kv_sweep_{os.getpid()}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{scratch}"'))
-        try:
-            yield admin_url.set(database=scratch).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
 
 
 def database_settings(engine: Engine) -> str:
@@ -426,7 +394,7 @@ def run_database(
 ) -> tuple[str, list[Load], list[Row]]:
     rows: list[Row] = []
     loads: list[Load] = []
-    with scratch_database(kind, directory) as url:
+    with scratch_database(kind, directory, "kv_sweep") as url:
         engine = make_engine(url)
         try:
             upgrade_schema(engine)

@@ -40,15 +40,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Engine, Integer, MetaData, Table, Text, create_engine, event, text
-from sqlalchemy.engine import make_url
+from _support import percentile, scratch_database, scratch_postgres
+from sqlalchemy import Column, Engine, Integer, MetaData, Table, Text, event, text
 from sqlalchemy.exc import OperationalError
 
 from workflow import services
 from workflow.db import make_engine, transaction, upgrade_schema
 from workflow.domain.stages import Stage
 
-DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 YEAR = 2024
 # Early in the season, as in the tests: deadlines ahead, so every change re-plans reminders.
 NOW = datetime(2024, 4, 2, 9, 30, tzinfo=UTC)
@@ -133,14 +132,6 @@ class Result:
     @property
     def ratio(self) -> float:
         return self.service.rate / self.raw.rate if self.raw.rate else 0.0
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..1)."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 # --- seeding ---------------------------------------------------------------------------------
@@ -430,27 +421,16 @@ def postgres_settings(engine: Engine) -> str:
 
 
 def run_sqlite(n: int, profile: bool) -> Result:
-    with tempfile.TemporaryDirectory(prefix="kv_bench_") as directory:
-        url = f"sqlite:///{Path(directory) / 'bench.db'}"
+    with (
+        tempfile.TemporaryDirectory(prefix="kv_bench_") as directory,
+        scratch_database("sqlite", Path(directory), "kv_bench") as url,
+    ):
         return run_database("sqlite", url, n, profile=profile, settings=sqlite_settings)
 
 
 def run_postgres(n: int, profile: bool) -> Result:
-    admin_url = make_url(os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL))
-    scratch = f"kv_bench_{os.getpid()}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{scratch}"'))
-        try:
-            url = admin_url.set(database=scratch).render_as_string(hide_password=False)
-            return run_database("postgres", url, n, profile=profile, settings=postgres_settings)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    with scratch_postgres("kv_bench") as url:
+        return run_database("postgres", url, n, profile=profile, settings=postgres_settings)
 
 
 # --- report ----------------------------------------------------------------------------------

@@ -24,10 +24,10 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from sqlmodel import Session, col, select
 
-from workflow import services
+from workflow import services, swedish
 from workflow.domain.calendar import STOCKHOLM
 from workflow.domain.errors import NotFound, refusal
-from workflow.domain.rules import AWARD_CLASSES, JURY_OUTCOMES
+from workflow.domain.rules import JURY_OUTCOMES
 from workflow.domain.stages import STAGE_LABELS_SV, Stage
 from workflow.feeds import fact_date, site_visit_day
 from workflow.models import Cycle, HistoryEvent
@@ -81,7 +81,7 @@ def entry_rows(session: Session, *, year: int) -> list[tuple[Cell, ...]]:
                 entry_id,
                 view["unit"],
                 view["organisation"],
-                AWARD_CLASSES.get(view["award_class"], view["award_class"]),
+                swedish.klass_or_code(view["award_class"]),
                 view["stage_label"],
                 reached.get((entry_id, Stage.NOTIFIED))
                 or datetime.fromisoformat(view["created_at"]).astimezone(STOCKHOLM).date(),
@@ -94,7 +94,7 @@ def entry_rows(session: Session, *, year: int) -> list[tuple[Cell, ...]]:
                 or reached.get((entry_id, Stage.SUBMITTED)),
                 site_visit_day(facts),
                 reached.get((entry_id, Stage.EXAMINED)),
-                _capitalised(JURY_OUTCOMES.get(outcome, outcome)) if outcome else None,
+                swedish.versal(JURY_OUTCOMES.get(outcome, outcome)) if outcome else None,
             )
         )
     return rows
@@ -114,10 +114,6 @@ def _days_reached(session: Session, entry_ids: Sequence[int]) -> dict[tuple[int,
     for entry_id, stage, at in events:
         reached.setdefault((entry_id, stage), at.astimezone(STOCKHOLM).date())
     return reached
-
-
-def _capitalised(text: str) -> str:
-    return text[:1].upper() + text[1:]
 
 
 def history_rows(session: Session, entry_id: int) -> list[tuple[Cell, ...]]:

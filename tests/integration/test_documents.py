@@ -30,9 +30,12 @@ from sqlalchemy import Engine, func, text
 from sqlmodel import Session, SQLModel, select
 
 from tests.conftest import NOW, seed_cycle, service_unavailable
-from workflow import auth, documents, services
+from workflow import auth, documents, services, swedish
 from workflow.db import transaction
 from workflow.documents import ReportPreparation
+from workflow.documents.context import UNIT_DESCRIPTION_PLACEHOLDER
+from workflow.documents.markup import environment, inline_runs, parse_markup
+from workflow.documents.pdf import pdf_safe
 from workflow.domain.errors import InvalidInput, NotFound, WorkflowError
 from workflow.emails import render_email
 from workflow.entrypoints import api, reports
@@ -353,7 +356,7 @@ def test_bromma_docx_has_the_seed_structure_and_the_units_facts(engine: Engine) 
     assert "Sammanträde 2024-06-13" in view.text and "2024-05-20" in view.text
     assert "Tjänsteutlåtande" in view.header and "Dnr BRO 2024/123" in view.header
     # Known facts leave only one placeholder: the description of the second unit.
-    assert view.highlighted == [documents.UNIT_DESCRIPTION_PLACEHOLDER]
+    assert view.highlighted == [UNIT_DESCRIPTION_PLACEHOLDER]
 
 
 def test_a_name_stored_before_control_characters_were_refused_still_makes_a_report(
@@ -758,12 +761,12 @@ def test_the_agenda_request_can_carry_the_draft(engine: Engine) -> None:
 
 
 def test_swedish_wording_helpers() -> None:
-    assert documents.lista([]) == ""
-    assert documents.lista(["A"]) == "A"
-    assert documents.lista(["A", "B"]) == "A och B"
-    assert documents.lista(["A", "B", "C"]) == "A, B och C"
-    assert documents.lista([2022, 2023]) == "2022 och 2023"
-    assert [documents.ordningstal(n) for n in (1, 2, 3, 4, 5, 12)] == [
+    assert swedish.lista([]) == ""
+    assert swedish.lista(["A"]) == "A"
+    assert swedish.lista(["A", "B"]) == "A och B"
+    assert swedish.lista(["A", "B", "C"]) == "A, B och C"
+    assert swedish.lista([2022, 2023]) == "2022 och 2023"
+    assert [swedish.ordningstal(n) for n in (1, 2, 3, 4, 5, 12)] == [
         "första",
         "andra",
         "tredje",
@@ -771,19 +774,19 @@ def test_swedish_wording_helpers() -> None:
         "femte",
         "tolfte",
     ]
-    assert [documents.ordningstal(n) for n in (21, 22, 25, 111)] == [
+    assert [swedish.ordningstal(n) for n in (21, 22, 25, 111)] == [
         "21:a",
         "22:a",
         "25:e",
         "111:e",
     ]
-    assert documents.antal(5) == "fem" and documents.antal(15) == "15"
-    assert documents.versal("nämnden") == "Nämnden" and documents.versal("LSS/SoL") == "LSS/SoL"
+    assert swedish.antal(5) == "fem" and swedish.antal(15) == "15"
+    assert swedish.versal("nämnden") == "Nämnden" and swedish.versal("LSS/SoL") == "LSS/SoL"
     assert documents.report_filename('A/B: "C"', 2024, "pdf").endswith(" - A-B- -C.pdf")
 
 
 def test_markup_is_parsed_into_header_and_blocks() -> None:
-    markup = documents.parse_markup(
+    markup = parse_markup(
         "---\ndnr: 1/2024\n---\n# Titel\n\n## Rubrik\nEn rad\nsom fortsätter [fyll i].\n"
         "- punkt\n  fortsätter\n1. först\n\n| a | b |\n| c | d |\n"
     )
@@ -796,7 +799,7 @@ def test_markup_is_parsed_into_header_and_blocks() -> None:
         ("numbered", "först", "1."),
     ]
     assert markup.blocks[5].rows == (("a", "b"), ("c", "d"))
-    assert documents.inline_runs("x **y [z]** [w]") == [
+    assert inline_runs("x **y [z]** [w]") == [
         ("x ", False, False),
         ("y ", True, False),
         ("[z]", True, True),
@@ -804,13 +807,13 @@ def test_markup_is_parsed_into_header_and_blocks() -> None:
         ("[w]", False, True),
     ]
     with pytest.raises(ValueError, match="Okänd rad"):
-        documents.parse_markup("---\ndiarienummer: 1\n---\n# T\n")
+        parse_markup("---\ndiarienummer: 1\n---\n# T\n")
 
 
 def test_a_name_cannot_change_the_documents_structure() -> None:
     """A value with line breaks stays inside its sentence (no heading or list item from data)."""
-    env = documents.environment()
+    env = environment()
     rendered = env.from_string("Text {{ name }} slut.").render(name="X\n# Rubrik\n- punkt")
-    assert [b.kind for b in documents.parse_markup(rendered).blocks] == ["paragraph"]
-    pdf_text = documents._pdf_safe("Łódź – ”citat” § ẞ ☃")
+    assert [b.kind for b in parse_markup(rendered).blocks] == ["paragraph"]
+    pdf_text = pdf_safe("Łódź – ”citat” § ẞ ☃")
     assert pdf_text == "Lódz – ”citat” § SS ?"

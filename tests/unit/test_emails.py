@@ -20,8 +20,6 @@ from workflow.emails import (
     CalendarPart,
     OutgoingEmail,
     context_for,
-    datum,
-    klass,
     message_id_for,
     render_email,
     render_outgoing,
@@ -615,25 +613,3 @@ def test_templates_folder_can_be_overridden(tmp_path: Path):
 
     assert parsed["Subject"] == "Hej Ungdomsjouren"
     assert text_of(parsed) == "Text för Ungdomsjouren\n"
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("2024-05-17", "17 maj 2024"),
-        ("2024-06-28", "28 juni 2024"),
-        (datetime(2024, 5, 16, 23, 30, tzinfo=UTC), "17 maj 2024"),  # already the 17th in Sthlm
-        ("2024-12-01T08:00:00+01:00", "1 december 2024"),
-    ],
-)
-def test_datum_writes_dates_in_swedish(value: Any, expected: str):
-    """Dates read the way the seeds write them: day, Swedish month, year."""
-    assert datum(value) == expected
-
-
-def test_klass_names_award_classes_in_swedish():
-    """Class codes become the names the seeds use; unknown classes are refused."""
-    assert klass("aldreomsorg") == "äldreomsorg"
-    assert klass("andra_verksamheter") == "andra verksamheter"
-    with pytest.raises(ValueError):
-        klass("idrott")

@@ -1,0 +1,239 @@
+"""The draft as a PDF (reportlab), laid out like the city's tjänsteutlåtanden. It uses the PDF
+standard fonts (Times, Helvetica), so no font file has to be installed anywhere; letters those
+fonts cannot show lose their accents.
+"""
+
+from __future__ import annotations
+
+import io
+import unicodedata
+from collections.abc import Callable, Mapping
+from typing import Any
+from xml.sax.saxutils import escape
+
+from reportlab.lib import colors  # type: ignore[import-untyped]
+from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
+from reportlab.lib.styles import ParagraphStyle  # type: ignore[import-untyped]
+from reportlab.lib.units import mm  # type: ignore[import-untyped]
+from reportlab.platypus import (  # type: ignore[import-untyped]
+    BaseDocTemplate,
+    Frame,
+    KeepTogether,
+    PageTemplate,
+    Paragraph,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from workflow.documents.markup import Block, ReportMarkup, inline_runs, render_markup
+
+_PDF_LEFT = 25 * mm
+_PDF_LEFT_COLUMN = 100 * mm
+_PDF_RIGHT_COLUMN = _PDF_LEFT + _PDF_LEFT_COLUMN
+_PDF_TEXT_WIDTH = A4[0] - 50 * mm
+_HIGHLIGHT = "#fff1a6"
+
+
+# Headings: name, size, leading, space before, space after (points).
+_PDF_HEADINGS = (
+    ("title", 17, 21, 6, 12),
+    ("heading", 12.5, 16, 11, 4),
+    ("subheading", 11, 14, 7, 2.5),
+)
+
+
+def _pdf_styles() -> dict[str, ParagraphStyle]:
+    body = ParagraphStyle("body", fontName="Times-Roman", fontSize=11.5, leading=15, spaceAfter=7.5)
+    styles = {
+        name: ParagraphStyle(
+            name,
+            fontName="Helvetica-Bold",
+            fontSize=size,
+            leading=leading,
+            spaceBefore=before,
+            spaceAfter=after,
+            keepWithNext=1,
+        )
+        for name, size, leading, before, after in _PDF_HEADINGS
+    }
+    return {
+        **styles,
+        "body": body,
+        "bullet": ParagraphStyle(
+            "bullet", parent=body, leftIndent=16, bulletIndent=4, spaceAfter=1.5
+        ),
+        "numbered": ParagraphStyle("numbered", parent=body, leftIndent=16, bulletIndent=0),
+        "info": ParagraphStyle("info", fontName="Helvetica", fontSize=9.5, leading=12.5),
+        "signature": ParagraphStyle("signature", parent=body, spaceAfter=0, leading=14.5),
+    }
+
+
+# Letters outside Windows-1252 that have no decomposition to fall back on.
+_PLAIN_LETTERS = str.maketrans({"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "ı": "i", "ẞ": "SS"})
+
+
+def pdf_safe(text: str) -> str:
+    """Text the PDF standard fonts can show (Windows-1252): other letters lose their accents."""
+    out: list[str] = []
+    for char in text.translate(_PLAIN_LETTERS):
+        try:
+            char.encode("cp1252")
+            out.append(char)
+        except UnicodeEncodeError:
+            plain = "".join(
+                c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
+            )
+            try:
+                plain.encode("cp1252")
+                out.append(plain)
+            except UnicodeEncodeError:
+                out.append("?")
+    return "".join(out)
+
+
+def _pdf_inline(text: str) -> str:
+    """Reportlab's paragraph markup for `text`: escaped, bold and highlighted placeholders."""
+    parts: list[str] = []
+    for part, bold, placeholder in inline_runs(pdf_safe(text)):
+        markup = escape(part)
+        if placeholder:
+            markup = f'<font backColor="{_HIGHLIGHT}">{markup}</font>'
+        if bold:
+            markup = f"<b>{markup}</b>"
+        parts.append(markup)
+    return "".join(parts)
+
+
+def render_report_pdf(context: Mapping[str, Any]) -> bytes:
+    """The draft as a PDF, laid out like the city's tjänsteutlåtanden."""
+    return pdf_from_markup(render_markup(context))
+
+
+def pdf_from_markup(markup: ReportMarkup) -> bytes:
+    # Two passes: the first counts the pages, so every page can say "Sida 1 (3)".
+    data, pages = _build_pdf(markup, total_pages=None)
+    if pages > 1:
+        data, _ = _build_pdf(markup, total_pages=pages)
+    return data
+
+
+def _build_pdf(markup: ReportMarkup, *, total_pages: int | None) -> tuple[bytes, int]:
+    header = {key: pdf_safe(value) for key, value in markup.header.items()}
+    styles = _pdf_styles()
+    buffer = io.BytesIO()
+    document = BaseDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=_PDF_LEFT,
+        rightMargin=25 * mm,
+        topMargin=36 * mm,
+        bottomMargin=24 * mm,
+        title=pdf_safe(markup.title),
+        author=header["förvaltning"],
+        subject="Tjänsteutlåtande, Kvalitetsutmärkelsen",
+        creator="Kvalitetsutmärkelsen",
+        lang="sv-SE",
+        displayDocTitle=1,
+        invariant=1,
+    )
+    frame = Frame(
+        document.leftMargin,
+        document.bottomMargin,
+        document.width,
+        document.height,
+        leftPadding=0,
+        rightPadding=0,
+        topPadding=0,
+        bottomPadding=0,
+        id="text",
+    )
+    document.addPageTemplates(
+        [PageTemplate(id="page", frames=[frame], onPage=_pdf_page(header, total_pages))]
+    )
+    story: list[Any] = [_pdf_info_block(header, styles["info"]), Spacer(1, 9 * mm)]
+    previous = ""
+    for block in markup.blocks:
+        story.append(_pdf_block(block, styles, previous))
+        previous = block.kind
+    document.build(story)
+    return buffer.getvalue(), int(document.page)
+
+
+def _pdf_page(header: Mapping[str, str], total_pages: int | None) -> Callable[[Any, Any], None]:
+    def draw(canvas: Any, document: Any) -> None:
+        top = A4[1]
+        canvas.saveState()
+        canvas.setFont("Helvetica-Bold", 13)
+        canvas.drawString(_PDF_LEFT, top - 17 * mm, "STOCKHOLMS STAD")
+        canvas.setFont("Helvetica-Bold", 10)
+        canvas.drawString(_PDF_RIGHT_COLUMN, top - 15 * mm, header["dokument"])
+        canvas.setFont("Helvetica", 9)
+        canvas.drawString(_PDF_RIGHT_COLUMN, top - 19.5 * mm, f"Dnr {header['dnr']}")
+        total = total_pages or document.page
+        canvas.drawString(_PDF_RIGHT_COLUMN, top - 24 * mm, f"Sida {document.page} ({total})")
+        canvas.setStrokeColor(colors.HexColor("#999999"))
+        canvas.setLineWidth(0.4)
+        canvas.line(_PDF_LEFT, 17 * mm, A4[0] - 25 * mm, 17 * mm)
+        canvas.setFillColor(colors.HexColor("#555555"))
+        canvas.setFont("Helvetica", 8)
+        canvas.drawString(_PDF_LEFT, 12.5 * mm, header["sidfot"])
+        canvas.restoreState()
+
+    return draw
+
+
+def _pdf_info_block(header: Mapping[str, str], style: ParagraphStyle) -> Any:
+    meeting = header["sammanträde"]
+    rows = (
+        (f"**{header['förvaltning']}**", header["datum"]),
+        (header["avdelning"], ""),
+        ("", ""),
+        ("Handläggare", "Till"),
+        (header["handläggare"], f"**{header['till']}**"),
+        (f"Telefon: {header['telefon']}", f"Sammanträde {meeting}" if meeting else ""),
+    )
+    table = Table(
+        [[Paragraph(_pdf_inline(text) or "\u00a0", style) for text in row] for row in rows],
+        colWidths=[_PDF_LEFT_COLUMN, _PDF_TEXT_WIDTH - _PDF_LEFT_COLUMN],
+        hAlign="LEFT",
+    )
+    table.setStyle(_plain_table())
+    return table
+
+
+def _plain_table() -> TableStyle:
+    return TableStyle(
+        [
+            ("LEFTPADDING", (0, 0), (-1, -1), 0),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 4),
+            ("TOPPADDING", (0, 0), (-1, -1), 0),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 0),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ]
+    )
+
+
+def _pdf_block(block: Block, styles: Mapping[str, ParagraphStyle], previous: str) -> Any:
+    if block.kind in ("title", "heading", "subheading"):
+        return Paragraph(_pdf_inline(block.text), styles[block.kind])
+    if block.kind == "bullet":
+        return Paragraph(_pdf_inline(block.text), styles["bullet"], bulletText="\u2022")
+    if block.kind == "numbered":
+        return Paragraph(_pdf_inline(block.text), styles["numbered"], bulletText=block.label)
+    if block.kind == "table":
+        columns = max(len(row) for row in block.rows)
+        cells = [
+            [
+                Paragraph(_pdf_inline(row[c] if c < len(row) else ""), styles["signature"])
+                for c in range(columns)
+            ]
+            for row in block.rows
+        ]
+        table = Table(cells, colWidths=[_PDF_TEXT_WIDTH / columns] * columns, hAlign="LEFT")
+        table.setStyle(_plain_table())
+        return KeepTogether([Spacer(1, 12 * mm), table])
+    paragraph = Paragraph(_pdf_inline(block.text), styles["body"])
+    if previous in ("bullet", "numbered"):
+        return KeepTogether([Spacer(1, 5), paragraph])
+    return paragraph
