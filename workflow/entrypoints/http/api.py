@@ -31,10 +31,9 @@ from workflow.entrypoints.http.deps import (
 )
 from workflow.entrypoints.http.limits import MAX_UPLOAD_BYTES
 from workflow.entrypoints.http.problems import PayloadTooLarge, documented
+from workflow.entrypoints.http.schemas import MAX_ID
 from workflow.models import Cycle, Organisation, Unit
 from workflow.queries import registry
-
-MAX_ID = schemas.MAX_ID
 
 router = APIRouter(prefix="/api/v1", responses=documented(400, 401, 403, 404, 409, 413, 422))
 
