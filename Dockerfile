@@ -15,4 +15,4 @@ RUN pip install -c requirements.lock -e .
 
 USER kvalitet
 EXPOSE 8000
-CMD ["uvicorn", "--factory", "workflow.entrypoints.app:create_app", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["uvicorn", "--factory", "workflow.entrypoints.http.app:create_app", "--host", "0.0.0.0", "--port", "8000"]

@@ -99,7 +99,8 @@ def start_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
     log = tmp_path / "uvicorn.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "workflow.entrypoints.app:create_app",
+            [sys.executable, "-m", "uvicorn",
+             "--factory", "workflow.entrypoints.http.app:create_app",
              "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip

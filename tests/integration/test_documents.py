@@ -38,7 +38,8 @@ from workflow.documents.markup import environment, inline_runs, parse_markup
 from workflow.documents.pdf import pdf_safe
 from workflow.domain.errors import InvalidInput, NotFound, WorkflowError
 from workflow.emails import render_email
-from workflow.entrypoints import api, reports
+from workflow.entrypoints.http import app as http_app
+from workflow.entrypoints.http import deps
 from workflow.models import Cycle, OutboxMessage
 from workflow.settings import Settings
 
@@ -621,14 +622,13 @@ def test_only_withdrawn_entries_leave_nothing_for_the_board(engine: Engine) -> N
 
 @pytest.fixture
 def client(engine: Engine) -> Iterator[TestClient]:
-    app = api.create_app()
-    app.include_router(reports.router)
+    app = http_app.create_app()
 
     def session() -> Iterator[Session]:
         with transaction(engine) as db_session:
             yield db_session
 
-    app.dependency_overrides[api.get_session] = session
+    app.dependency_overrides[deps.get_session] = session
     with TestClient(app) as test_client:
         yield test_client
 

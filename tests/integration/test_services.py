@@ -489,7 +489,7 @@ def test_the_view_after_a_change_reads_nothing_again(engine: Engine) -> None:
     the rows the change read, so the request costs no extra round trips to the database."""
     from sqlalchemy import event
 
-    from workflow.entrypoints.api import rows_of_change
+    from workflow.entrypoints.http.deps import rows_of_change
 
     entry = seed_entry(engine, privately_run=True, name="Privat")
     assert entry.id is not None

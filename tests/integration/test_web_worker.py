@@ -11,7 +11,7 @@ from anyio import to_thread
 from fastapi.testclient import TestClient
 
 from workflow import db
-from workflow.entrypoints.app import create_app
+from workflow.entrypoints.http.app import create_app
 from workflow.settings import get_settings
 
 

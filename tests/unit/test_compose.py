@@ -70,7 +70,7 @@ def test_commands_point_at_code_that_exists(compose: dict[str, Any]) -> None:
     assert re.search(r"celery -A tasks\.app beat", command_of(services["scheduler"]))
     assert command_of(services["migrate"]) == "kvalitet init"
     from tasks.app import app  # noqa: F401  (the module the commands name imports)
-    from workflow.entrypoints.app import create_app  # noqa: F401
+    from workflow.entrypoints.http.app import create_app  # noqa: F401
 
 
 def test_workers_scale_and_the_scheduler_does_not(compose: dict[str, Any]) -> None:

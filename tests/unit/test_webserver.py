@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from workflow.entrypoints.webserver import (
+from workflow.entrypoints.http.webserver import (
     BalancingLoop,
     RequestsInFlight,
     count_requests,

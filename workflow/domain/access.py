@@ -104,3 +104,35 @@ def examiner_conflict(examiner_organisation_id: int | None, entry: EntryScope) -
             "Examinatorn tillhör samma förvaltning som enheten och kan inte examinera den (jäv).",
         )
     return None
+
+
+def may_book_site_visit(actor: Actor, entry: EntryScope) -> Reason | None:
+    """None when `actor` may book the examiners' site visit (platsbesök) on `entry`: the visit
+    is part of the examination, so whoever may move the entry to `examined` may book it."""
+    return may_move(actor, entry, Stage.EXAMINED)
+
+
+def may_fetch_report(actor: Actor, organisation_id: int) -> Reason | None:
+    """The board report draft (tjänsteutlåtande): the admin may fetch any organisation's, a
+    coordinator its own organisation's, nobody else any."""
+    if actor.role == Role.ADMIN:
+        return None
+    if actor.role == Role.COORDINATOR and actor.organisation_id == organisation_id:
+        return None
+    return Reason(
+        "forbidden",
+        "Bara kvalitetsutmärkelsens administratörer och organisationens samordnare kan hämta "
+        "tjänsteutlåtandet.",
+    )
+
+
+def may_manage_feed(actor: Actor, organisation_id: int | None) -> bool:
+    """The admin manages every calendar feed (the whole city's is `None`); a coordinator the
+    feeds of its own organisation."""
+    if actor.role == Role.ADMIN:
+        return True
+    return (
+        actor.role == Role.COORDINATOR
+        and organisation_id is not None
+        and organisation_id == actor.organisation_id
+    )

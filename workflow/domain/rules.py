@@ -195,3 +195,7 @@ _EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 def is_email(value: str) -> bool:
     """A plain address, nothing that could smuggle a second header or recipient."""
     return bool(_EMAIL.match(value)) and "\n" not in value and "\r" not in value
+
+
+# A unit's earlier participation may reach back before the cycles this system has held.
+EARLIEST_PARTICIPATION_YEAR = 1900

@@ -310,3 +310,45 @@ def replay(events: list[tuple[Stage | None, Stage]]) -> Stage | None:
             raise ValueError(f"history breaks: event from {source} while at {stage}")
         stage = target
     return stage
+
+
+def may_keep_contribution(state: EntryState) -> bool:
+    """A contribution that arrives now is kept until the board has met (a city-run entry
+    before its board decision that holds none yet), rather than refused."""
+    return _may_keep_contribution(state)
+
+
+def offered_moves(state: EntryState) -> tuple[Stage, ...]:
+    """The moves a page offers on an entry, in the order it shows them: the table's forward
+    moves, a contribution that would be kept, and the withdrawal last. (Who may make each is
+    `access.may_move`.)"""
+    allowed = allowed_transitions(state.stage, privately_run=state.privately_run)
+    offered: list[Stage] = [target for target in allowed if target != Stage.WITHDRAWN]
+    if may_keep_contribution(state):
+        offered.append(Stage.SUBMITTED)
+    if Stage.WITHDRAWN in allowed:
+        offered.append(Stage.WITHDRAWN)
+    return tuple(offered)
+
+
+# The stages in which a contribution (skriftligt bidrag) may be uploaded.
+_CONTRIBUTION_STAGES = frozenset(
+    {Stage.NOTIFIED, Stage.BOARD_DECISION, Stage.EXTRACT_SENT, Stage.SUBMITTED}
+)
+
+
+def upload_stage(kind: str) -> Stage:
+    """The stage an upload counts towards, whose movers may send it: the minutes extract
+    (`extract`) towards `extract_sent`, anything else (the contribution) towards `submitted`."""
+    return Stage.EXTRACT_SENT if kind == "extract" else Stage.SUBMITTED
+
+
+def offered_uploads(state: EntryState) -> tuple[str, ...]:
+    """The documents an entry can take now: the minutes extract while a city-run entry waits
+    for it, the contribution until the entry is submitted."""
+    offered: list[str] = []
+    if not state.privately_run and state.stage in _BEFORE_SUBMITTED_CITY_RUN:
+        offered.append("extract")
+    if state.stage in _CONTRIBUTION_STAGES:
+        offered.append("contribution")
+    return tuple(offered)

@@ -7,14 +7,15 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from workflow import webhooks
 from workflow.domain.access import Role
 from workflow.domain.errors import NotFound, refusal
-from workflow.entrypoints.api import MAX_ID, ActorDep, SessionDep, require
-from workflow.entrypoints.schemas import Strict
-from workflow.models import OutboxMessage, Webhook
+from workflow.entrypoints.http.deps import ActorDep, SessionDep, require
+from workflow.entrypoints.http.schemas import MAX_ID, Strict
+from workflow.models import Webhook
+from workflow.queries import messages, registry
 from workflow.settings import get_settings
 
 router = APIRouter(prefix="/api/v1")
@@ -49,7 +50,7 @@ def create_webhook(body: WebhookCreate, session: SessionDep, actor: ActorDep) ->
 @router.get("/webhooks", response_model=list[WebhookPublic])
 def list_webhooks(session: SessionDep, actor: ActorDep) -> list[Webhook]:
     require(actor, Role.ADMIN)
-    return list(session.exec(select(Webhook).order_by(col(Webhook.id))).all())
+    return registry.webhooks(session)
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204)
@@ -65,24 +66,7 @@ def deliveries(webhook_id: int, session: SessionDep, actor: ActorDep) -> list[di
     """The delivery log: every event, its status, attempts and last error."""
     require(actor, Role.ADMIN)
     _known_webhook(session, webhook_id)
-    rows = session.exec(
-        select(OutboxMessage)
-        .where(OutboxMessage.channel == "webhook", OutboxMessage.recipient == str(webhook_id))
-        .order_by(col(OutboxMessage.id))
-    ).all()
-    return [
-        {
-            "delivery_id": m.payload.get("delivery_id"),
-            "entry_id": m.entry_id,
-            "from": m.payload.get("from"),
-            "to": m.payload.get("to"),
-            "status": m.status,
-            "attempts": m.attempts,
-            "last_error": m.last_error,
-            "sent_at": m.sent_at.isoformat() if m.sent_at else None,
-        }
-        for m in rows
-    ]
+    return messages.webhook_deliveries(session, webhook_id)
 
 
 def _known_webhook(session: Session, webhook_id: int) -> Webhook:

@@ -12,26 +12,11 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from workflow import auth, documents
-from workflow.domain.access import Actor, Role
-from workflow.domain.errors import refusal
-from workflow.entrypoints.api import ActorDep, SessionDep
+from workflow import documents
+from workflow.domain.access import may_fetch_report
+from workflow.entrypoints.http.deps import ActorDep, SessionDep, forbid_unless_allowed
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
-
-
-def may_fetch_report(actor: Actor, organisation_id: int) -> None:
-    """Admin: any organisation; coordinator: its own; anyone else: Forbidden (403)."""
-    if actor.role == Role.ADMIN:
-        return
-    if actor.role == Role.COORDINATOR and actor.organisation_id == organisation_id:
-        return
-    raise refusal(
-        auth.Forbidden,
-        "forbidden",
-        "Bara kvalitetsutmärkelsens administratörer och organisationens samordnare kan hämta "
-        "tjänsteutlåtandet.",
-    )
 
 
 def download_response(filename: str, content_type: str, data: bytes) -> Response:
@@ -82,7 +67,7 @@ def board_report(
     ] = None,
 ) -> Response:
     """The draft for the organisation's units in the cycle `year`, as DOCX (default) or PDF."""
-    may_fetch_report(actor, organisation_id)
+    forbid_unless_allowed(may_fetch_report(actor, organisation_id))
     preparation = documents.ReportPreparation(proposal=proposal) if proposal else None
     filename, content_type, data = documents.report_for(
         session, organisation_id, year, fmt, preparation=preparation

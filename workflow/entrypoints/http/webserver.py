@@ -29,10 +29,10 @@ import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.supervisors import Multiprocess
 
-from workflow.entrypoints.app import create_app
+from workflow.entrypoints.http.app import create_app
 
-APP = "workflow.entrypoints.webserver:counted_app"
-LOOP = "workflow.entrypoints.webserver:balancing_loop"
+APP = "workflow.entrypoints.http.webserver:counted_app"
+LOOP = "workflow.entrypoints.http.webserver:balancing_loop"
 # A worker with n requests in flight waits n × this before taking a new connection (capped):
 # long enough for an idle worker's loop to wake and take it, short next to a request.
 DELAY_PER_REQUEST_IN_FLIGHT = 0.0005

@@ -21,11 +21,13 @@ from pydantic import (
     field_validator,
 )
 
+from workflow.domain.rules import EARLIEST_PARTICIPATION_YEAR, EARLIEST_YEAR, LATEST_YEAR
+
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in both databases
-MIN_YEAR, MAX_YEAR = 2000, 2100
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-Year = Annotated[int, Field(ge=MIN_YEAR, le=MAX_YEAR)]
+Year = Annotated[int, Field(ge=EARLIEST_YEAR, le=LATEST_YEAR)]
+ParticipationYear = Annotated[int, Field(ge=EARLIEST_PARTICIPATION_YEAR, le=LATEST_YEAR)]
 Email = Annotated[str, Field(max_length=254)]
 
 
@@ -139,7 +141,7 @@ class UnitCreate(Strict):
     budget_in_balance: bool
     privately_run: bool
     contact_email: Email | None = None
-    earlier_participation_years: list[Annotated[int, Field(ge=1900, le=MAX_YEAR)]] = Field(
+    earlier_participation_years: list[ParticipationYear] = Field(
         default_factory=list, max_length=100
     )
     earlier_participation_count: int = Field(default=0, ge=0, le=1000)

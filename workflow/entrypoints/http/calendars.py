@@ -13,18 +13,21 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import col, select
 
 from workflow import auth, exports, feeds
-from workflow.domain.access import Actor, Role
+from workflow.domain.access import Role, may_manage_feed
 from workflow.domain.errors import NotFound, refusal
-from workflow.entrypoints.api import MAX_ID, ActorDep, SessionDep, now, require, visible_entry
+from workflow.domain.rules import EARLIEST_YEAR, LATEST_YEAR
+from workflow.entrypoints.http.deps import ActorDep, SessionDep, now, require, visible_entry
+from workflow.entrypoints.http.schemas import MAX_ID
 from workflow.models import FeedToken
+from workflow.queries import registry
 
 router = APIRouter(prefix="/api/v1")
 
 CALENDAR_MEDIA_TYPE = "text/calendar; charset=utf-8"
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+ExportYear = Annotated[int, Query(ge=EARLIEST_YEAR, le=LATEST_YEAR)]
 
 
 class FeedTokenCreate(BaseModel):
@@ -48,17 +51,6 @@ class FeedTokenPublic(BaseModel):
     created_by: str
     created_at: datetime
     revoked_at: datetime | None
-
-
-def _may_manage(actor: Actor, organisation_id: int | None) -> bool:
-    """The admin manages every feed; a coordinator the feeds of its own organisation."""
-    if actor.role == Role.ADMIN:
-        return True
-    return (
-        actor.role == Role.COORDINATOR
-        and organisation_id is not None
-        and organisation_id == actor.organisation_id
-    )
 
 
 @router.get(
@@ -99,7 +91,7 @@ def create_calendar_token(
 ) -> dict[str, Any]:
     """A subscription URL for one organisation's feed (admin, or its coordinator) or for the
     whole city's (admin). The token is returned this once."""
-    if not _may_manage(actor, body.organisation_id):
+    if not may_manage_feed(actor, body.organisation_id):
         raise refusal(
             auth.Forbidden,
             "forbidden",
@@ -121,10 +113,7 @@ def create_calendar_token(
 def list_calendar_tokens(session: SessionDep, actor: ActorDep) -> list[FeedToken]:
     """The feed tokens one may revoke (never the tokens themselves: only their hashes exist)."""
     require(actor, Role.COORDINATOR)
-    query = select(FeedToken).order_by(col(FeedToken.id))
-    if actor.role != Role.ADMIN:
-        query = query.where(FeedToken.organisation_id == actor.organisation_id)
-    return list(session.exec(query).all())
+    return registry.visible_feed_tokens(session, actor)
 
 
 @router.delete("/calendar-tokens/{token_id}", status_code=204)
@@ -132,7 +121,7 @@ def revoke_calendar_token(token_id: int, session: SessionDep, actor: ActorDep) -
     """Revoke a subscription URL; its feed answers 404 from now on."""
     require(actor, Role.COORDINATOR)
     feed_token = session.get(FeedToken, token_id) if 1 <= token_id <= MAX_ID else None
-    if feed_token is None or not _may_manage(actor, feed_token.organisation_id):
+    if feed_token is None or not may_manage_feed(actor, feed_token.organisation_id):
         # Another organisation's token is as unknown to a coordinator as a missing one.
         raise refusal(NotFound, "not_found", f"Kalenderlänken med id {token_id} finns inte.")
     feeds.revoke_feed_token(session, token_id, now())
@@ -144,9 +133,7 @@ def revoke_calendar_token(token_id: int, session: SessionDep, actor: ActorDep) -
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}}},
 )
-def export_entries_csv(
-    session: SessionDep, actor: ActorDep, year: Annotated[int, Query(ge=2000, le=2100)]
-) -> Response:
+def export_entries_csv(session: SessionDep, actor: ActorDep, year: ExportYear) -> Response:
     """The cycle's entries for Excel: stage, class, dates and outcome (admin only)."""
     require(actor)
     return _download(
@@ -161,9 +148,7 @@ def export_entries_csv(
     response_class=Response,
     responses={200: {"content": {exports.XLSX_MEDIA_TYPE: {}}}},
 )
-def export_entries_xlsx(
-    session: SessionDep, actor: ActorDep, year: Annotated[int, Query(ge=2000, le=2100)]
-) -> Response:
+def export_entries_xlsx(session: SessionDep, actor: ActorDep, year: ExportYear) -> Response:
     """The same as the CSV, as an Excel workbook (admin only)."""
     require(actor)
     return _download(

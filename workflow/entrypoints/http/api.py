@@ -1,0 +1,305 @@
+"""The HTTP API under /api/v1: parse, authorise, call one service in one transaction, map errors.
+
+Every call needs `Authorization: Bearer TOKEN`; roles are checked through
+`workflow.domain.access`. Refusals are JSON `{"detail", "reasons": [{"code", "message"}]}`
+(`problems`); the transaction of a request commits before its response is sent (`deps`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
+
+from workflow import auth, outbox, services
+from workflow.domain.access import NOTIFIERS, Role, may_book_site_visit
+from workflow.domain.errors import refusal
+from workflow.domain.stages import upload_stage
+from workflow.entrypoints.http import schemas
+from workflow.entrypoints.http.deps import (
+    TokenDep,
+    authorised,
+    entry_scope,
+    forbid_unless_allowed,
+    movable_entry,
+    not_found,
+    now,
+    nudge,
+    require,
+    rows_of_change,
+)
+from workflow.entrypoints.http.limits import MAX_UPLOAD_BYTES
+from workflow.entrypoints.http.problems import PayloadTooLarge, documented
+from workflow.entrypoints.http.schemas import MAX_ID
+from workflow.models import Cycle, Organisation, Unit
+from workflow.queries import registry
+
+router = APIRouter(prefix="/api/v1", responses=documented(400, 401, 403, 404, 409, 413, 422))
+
+
+@router.post("/cycles", status_code=201, response_model=schemas.CyclePublic)
+def create_cycle(body: schemas.CycleCreate, token: TokenDep) -> Cycle:
+    with authorised(token) as (session, actor):
+        require(actor)
+        extra: dict[str, Any] = {}
+        if body.award_office_email:
+            extra["award_office_email"] = body.award_office_email
+        return services.create_cycle(
+            session,
+            year=body.year,
+            contribution_deadline=body.contribution_deadline,
+            extract_deadline=body.extract_deadline,
+            winners_date=body.winners_date,
+            classes=body.classes,
+            ceremony_starts_at=body.ceremony_starts_at,
+            ceremony_ends_at=body.ceremony_ends_at,
+            **extra,
+        )
+
+
+@router.get("/cycles", response_model=list[schemas.CyclePublic])
+def list_cycles(token: TokenDep) -> list[Cycle]:
+    with authorised(token) as (session, _):
+        return registry.cycles(session)
+
+
+@router.post("/organisations", status_code=201, response_model=schemas.OrganisationPublic)
+def create_organisation(body: schemas.OrganisationCreate, token: TokenDep) -> Organisation:
+    with authorised(token) as (session, actor):
+        require(actor)
+        return services.create_organisation(
+            session,
+            name=body.name,
+            kind=body.kind,
+            board=body.board,
+            coordinator_email=body.coordinator_email,
+        )
+
+
+@router.get("/organisations", response_model=list[schemas.OrganisationPublic])
+def list_organisations(token: TokenDep) -> list[Organisation]:
+    with authorised(token) as (session, actor):
+        return registry.visible_organisations(session, actor)
+
+
+@router.post("/units", status_code=201, response_model=schemas.UnitPublic)
+def create_unit(body: schemas.UnitCreate, token: TokenDep) -> Unit:
+    with authorised(token) as (session, actor):
+        require(actor, Role.COORDINATOR)
+        if actor.role == Role.COORDINATOR and body.organisation_id != actor.organisation_id:
+            raise refusal(
+                auth.Forbidden,
+                "forbidden",
+                "Du kan bara registrera enheter i din egen organisation.",
+            )
+        return services.create_unit(
+            session,
+            services.UnitSpec(
+                **body.model_dump(exclude={"earlier_participation_years"}),
+                earlier_participation_years=tuple(body.earlier_participation_years),
+            ),
+        )
+
+
+@router.get("/units", response_model=list[schemas.UnitPublic])
+def list_units(token: TokenDep) -> list[Unit]:
+    with authorised(token) as (session, actor):
+        return registry.visible_units(session, actor)
+
+
+@router.post("/entries", status_code=201, response_model=schemas.EntryPublic)
+def create_entry(body: schemas.EntryCreate, token: TokenDep) -> JSONResponse:
+    with authorised(token) as (session, actor):
+        if actor.role not in NOTIFIERS:
+            raise refusal(auth.Forbidden, "forbidden", "Din roll får inte anmäla enheter.")
+        unit = session.get(Unit, body.unit_id)
+        if unit is None or (
+            actor.role == Role.COORDINATOR and unit.organisation_id != actor.organisation_id
+        ):
+            raise not_found("Enheten", body.unit_id)
+        entry = services.create_entry(
+            session,
+            unit_id=body.unit_id,
+            year=body.year,
+            award_class=body.award_class,
+            actor=actor.name,
+            now=now(),
+        )
+        view = services.entry_view(session, entry.id or 0)
+        return JSONResponse(status_code=201, content=view, background=nudge())
+
+
+@router.get("/entries", response_model=list[schemas.EntryPublic])
+def list_entries(
+    token: TokenDep,
+    request: Request,
+    response: Response,
+    year: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
+    stage: Annotated[str | None, Query(max_length=50)] = None,
+    organisation_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=services.ENTRY_PAGE_MAX, description="Entries per page.")
+    ] = 100,
+    after_id: Annotated[
+        int | None,
+        Query(ge=0, le=MAX_ID, description="Continue after this id (see the Link header)."),
+    ] = None,
+) -> list[dict[str, Any]]:
+    """Entries in id order, a page at a time: while there are more, the `Link` header names
+    the next page (rel="next") and `X-Next-After-Id` the `after_id` that fetches it."""
+    with authorised(token) as (session, actor):
+        page = services.entry_views(
+            session,
+            stage=stage,
+            year=year,
+            organisation_id=organisation_id,
+            visible=auth.visible_entries(actor),
+            after_id=after_id,
+            limit=limit + 1,  # one more tells whether a next page exists
+        )
+    if len(page) > limit:
+        page = page[:limit]
+        last = str(page[-1]["id"])
+        following = request.url.include_query_params(after_id=last, limit=limit)
+        response.headers["Link"] = f'<{following}>; rel="next"'
+        response.headers["X-Next-After-Id"] = last
+    return page
+
+
+@router.get("/entries/{entry_id}", response_model=schemas.EntryPublic)
+def get_entry(entry_id: int, token: TokenDep) -> dict[str, Any]:
+    with authorised(token) as (session, actor):
+        entry_scope(session, actor, entry_id)
+        return services.entry_view(session, entry_id)
+
+
+@router.post("/entries/{entry_id}/transitions", response_model=schemas.EntryPublic)
+def transition(entry_id: int, body: schemas.TransitionRequest, token: TokenDep) -> JSONResponse:
+    with authorised(token) as (session, actor):
+        target = movable_entry(session, actor, entry_id, body.to)
+        entry = services.advance_entry(
+            session,
+            entry_id=entry_id,
+            target=target,
+            version=body.version,
+            actor=actor.name,
+            now=now(),
+            note=body.note,
+            data={k: "" if v is None else str(v) for k, v in body.data.items()},
+        )
+        changed = rows_of_change(session, entry)
+    return JSONResponse(content=services.view_of(*changed), background=nudge())
+
+
+@router.post("/entries/{entry_id}/site-visit", response_model=schemas.EntryPublic)
+def book_site_visit(entry_id: int, body: schemas.SiteVisitRequest, token: TokenDep) -> JSONResponse:
+    """Book the examiners' site visit on a submitted entry (examiner or admin); the unit is
+    told by e-mail, and the version moves on like for any change."""
+    with authorised(token) as (session, actor):
+        forbid_unless_allowed(may_book_site_visit(actor, entry_scope(session, actor, entry_id)))
+        entry = services.schedule_site_visit(
+            session,
+            entry_id=entry_id,
+            version=body.version,
+            on=body.site_visit_on,
+            actor=actor.name,
+            now=now(),
+            note=body.note,
+            starts_at=body.starts_at,
+            ends_at=body.ends_at,
+        )
+        changed = rows_of_change(session, entry)
+    return JSONResponse(content=services.view_of(*changed), background=nudge())
+
+
+@router.get("/entries/{entry_id}/history", response_model=list[schemas.HistoryEventPublic])
+def history(entry_id: int, token: TokenDep) -> list[dict[str, Any]]:
+    with authorised(token) as (session, actor):
+        entry_scope(session, actor, entry_id)
+        return services.entry_history(session, entry_id)
+
+
+@router.post(
+    "/entries/{entry_id}/examiners",
+    status_code=201,
+    response_model=schemas.ExaminerAssignmentPublic,
+)
+def assign_examiner(entry_id: int, body: schemas.ExaminerAssign, token: TokenDep) -> dict[str, int]:
+    """Assign an examiner (admin); one from the entry's own organisation is a conflict of
+    interest (jäv) and refused with 409."""
+    with authorised(token) as (session, actor):
+        require(actor)
+        if not 1 <= entry_id <= MAX_ID:
+            raise not_found("Posten", entry_id)
+        assignment = auth.assign_examiner(
+            session, entry_id=entry_id, examiner_id=body.user_id, assigned_by=actor.name, now=now()
+        )
+        return {"entry_id": assignment.entry_id, "user_id": assignment.user_id}
+
+
+@router.post(
+    "/entries/{entry_id}/documents",
+    status_code=201,
+    response_model=schemas.DocumentPublic,
+    responses=documented(413),
+)
+def upload_document(
+    entry_id: int,
+    file: Annotated[UploadFile, File()],
+    token: TokenDep,
+    kind: Annotated[Literal["extract", "contribution"], Form()] = "extract",
+) -> dict[str, Any]:
+    """Upload the minutes extract (`kind=extract`, a PDF) or the contribution; at most 20 MB."""
+    with authorised(token) as (session, actor):
+        movable_entry(session, actor, entry_id, upload_stage(kind))
+        data = _read_limited(file)
+        document = services.attach_document(
+            session,
+            entry_id=entry_id,
+            kind=kind,
+            filename=file.filename or "",
+            data=data,
+            actor=actor.name,
+            now=now(),
+        )
+        return {"id": document.id, "filename": document.filename, "size": document.size}
+
+
+def _read_limited(file: UploadFile) -> bytes:
+    """The upload's bytes; 413 as soon as more than 20 MB have been read."""
+    chunks: list[bytes] = []
+    total = 0
+    while chunk := file.file.read(1024 * 1024):
+        total += len(chunk)
+        if total > MAX_UPLOAD_BYTES:
+            raise refusal(PayloadTooLarge, "too_large", "Filen är större än 20 MB.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.get("/outbox", response_model=list[schemas.OutboxPublic])
+def list_outbox(
+    token: TokenDep,
+    entry_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+) -> list[dict[str, Any]]:
+    with authorised(token) as (session, actor):
+        visible = auth.visible_entry_ids(session, actor)
+        if entry_id is not None and visible is not None and entry_id not in visible:
+            return []
+        views = outbox.outbox_views(session, status=status, entry_id=entry_id, with_subject=True)
+        if visible is None:
+            return views
+        return [v for v in views if v["entry_id"] in visible]
+
+
+@router.post("/outbox/{message_id}/retry", response_model=schemas.OutboxPublic)
+def retry_outbox(message_id: int, token: TokenDep) -> JSONResponse:
+    with authorised(token) as (session, actor):
+        require(actor)
+        if not 1 <= message_id <= MAX_ID:
+            raise not_found("Meddelandet", message_id)
+        message = outbox.retry_message(session, message_id, now=now())
+        views = outbox.outbox_views(session, message_ids=[message.id or 0], with_subject=True)
+        return JSONResponse(content=views[0], background=nudge())

@@ -1,0 +1,293 @@
+"""The entry page: what it shows of one entry, the forms it offers the user (asked of the
+domain: which moves and uploads, and may this user make them), and the page again with a
+refusal next to the form that caused it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
+
+from workflow import auth, db, services
+from workflow.domain.access import may_book_site_visit, may_move
+from workflow.domain.errors import Reason, WorkflowError
+from workflow.domain.stages import (
+    STAGE_FIELDS,
+    STAGE_LABELS_SV,
+    TERMINAL_STAGES,
+    EntryState,
+    Stage,
+    may_keep_contribution,
+    offered_moves,
+    offered_uploads,
+    upload_stage,
+)
+from workflow.entrypoints.http.deps import visible_entry
+from workflow.entrypoints.http.problems import status_for
+from workflow.entrypoints.web.pages import WebUser, error_page, render
+from workflow.entrypoints.web.words import (
+    ACTION_LABELS,
+    CHOICE_LABELS,
+    FIELD_HINTS,
+    FIELD_LABELS,
+    FIELD_REASON_MESSAGES,
+    LONG_TEXT_FIELDS,
+)
+from workflow.models import Organisation, Unit
+from workflow.queries import documents, messages, registry
+
+OUTBOX_PAGE_SIZE = 200
+_QUOTED_NAME = re.compile(r"'([a-z_]+)'")
+
+
+@dataclass
+class FormProblem:
+    """What went wrong in one form of the entry page, to show next to it."""
+
+    form: str  # "transition-<stage>", "upload-<kind>", "site-visit"
+    reasons: list[Reason]
+    values: Mapping[str, str]
+
+
+def entry_context(
+    session: Session, user: WebUser, entry_id: int, problem: FormProblem | None = None
+) -> dict[str, Any]:
+    """Everything the entry page shows; raises NotFound for an entry the user may not see."""
+    entry = visible_entry(session, user.actor, entry_id)
+    unit = session.get_one(Unit, entry.unit_id)
+    scope = auth.entry_scope(session, entry)
+    state = EntryState(
+        stage=Stage(entry.stage),
+        privately_run=unit.privately_run,
+        budget_in_balance=unit.budget_in_balance,
+        pending={Stage(k): v for k, v in entry.pending.items()},
+    )
+    files = documents.entry_documents(session, entry_id)
+    forms = [
+        _transition_form(target, problem)
+        for target in offered_moves(state)
+        if may_move(user.actor, scope, target) is None
+    ]
+    _add_hints(forms, state, has_extract=any(d.kind == "extract" for d in files))
+    uploads = [
+        kind
+        for kind in offered_uploads(state)
+        if may_move(user.actor, scope, upload_stage(kind)) is None
+    ]
+    site_visit = state.stage == Stage.SUBMITTED and may_book_site_visit(user.actor, scope) is None
+    shown = (
+        {f["id"] for f in forms}
+        | ({"site-visit"} if site_visit else set())
+        | ({"examiner"} if user.is_admin else set())
+    )
+    page_problem, problem_anchor = _placed(problem, shown, has_uploads=bool(uploads))
+    message_ids = messages.message_ids(session, {entry_id}, status=None, limit=OUTBOX_PAGE_SIZE)
+    return {
+        "entry": services.entry_view(session, entry_id),
+        "history": services.entry_history(session, entry_id),
+        "forms": forms,
+        "documents": files,
+        "uploads": uploads,
+        "upload_problem": _problem_for(problem, "upload-") if uploads else None,
+        "site_visit": site_visit,
+        "page_errors": [r.message for r in page_problem.reasons] if page_problem else [],
+        "problem_anchor": problem_anchor,
+        "site_visit_problem": _problem_for(problem, "site-visit"),
+        "messages": messages.messages_with_units(session, message_ids),
+        "max_upload_mb": services.MAX_UPLOAD_BYTES // (1024 * 1024),
+        "missing_addresses": _missing_addresses(session, unit, state.stage),
+        **_examiners(session, user, entry_id, problem),
+    }
+
+
+def _add_hints(forms: list[dict[str, Any]], state: EntryState, *, has_extract: bool) -> None:
+    """What a move will do, said before the click, not only in the refusal after it."""
+    for form in forms:
+        if form["target"] == Stage.SUBMITTED and may_keep_contribution(state):
+            # A contribution may arrive before the board has met; it is kept until then.
+            form["hint"] = (
+                "Bidraget sparas och posten går vidare till Bidrag inlämnat "
+                "när protokollsutdraget är skickat."
+            )
+        if form["target"] == Stage.EXTRACT_SENT and not has_extract:
+            form["hint"] = (
+                "Ladda först upp protokollsutdraget som PDF under Dokument nedan; "
+                "det skickas då med till Kvalitetsutmärkelsen."
+            )
+
+
+def _placed(
+    problem: FormProblem | None, shown: set[str], *, has_uploads: bool
+) -> tuple[FormProblem | None, str | None]:
+    """Where a problem goes: next to its form (the anchor to jump to), or, when its form is
+    not on the page (say, a move no longer possible), on top of the page."""
+    if problem is not None and problem.form in shown:
+        return None, problem.form
+    if problem is not None and problem.form.startswith("upload-") and has_uploads:
+        return None, "dokument"
+    return problem, None
+
+
+def _examiners(
+    session: Session, user: WebUser, entry_id: int, problem: FormProblem | None
+) -> dict[str, Any]:
+    """Who examines the entry, and for an admin the examiners that can still be assigned."""
+    assigned_ids = registry.assigned_examiner_ids(session, entry_id)
+    examiners = registry.examiners(session)
+    return {
+        "examiners": [e for e in examiners if e["id"] in assigned_ids],
+        "assignable": (
+            [e for e in examiners if e["id"] not in assigned_ids] if user.is_admin else []
+        ),
+        "examiner_problem": _problem_for(problem, "examiner"),
+    }
+
+
+def _missing_addresses(session: Session, unit: Unit, stage: Stage) -> list[str]:
+    """Who the entry's e-mails cannot reach: without an address they are not written at all,
+    so the page says so (receipts, reminders, feedback and the jury's answer)."""
+    if stage in TERMINAL_STAGES:
+        return []
+    organisation = session.get(Organisation, unit.organisation_id)
+    missing = []
+    if not unit.contact_email:
+        missing.append(
+            f"{unit.name} saknar e-postadress: kvitton, påminnelser, återkoppling och "
+            "jurybeslut kan inte skickas till enheten."
+        )
+    if organisation is not None and not organisation.coordinator_email:
+        what = (
+            "påminnelser till samordnaren"
+            if unit.privately_run
+            else "begäran om nämndbeslut och påminnelser om protokollsutdraget"
+        )
+        missing.append(
+            f"{organisation.name} saknar samordnare med e-postadress: {what} kan inte skickas."
+        )
+    return missing
+
+
+def _problem_for(problem: FormProblem | None, prefix: str) -> FormProblem | None:
+    return problem if problem is not None and problem.form.startswith(prefix) else None
+
+
+def _transition_form(target: Stage, problem: FormProblem | None) -> dict[str, Any]:
+    form_id = f"transition-{target.value}"
+    mine = problem if problem is not None and problem.form == form_id else None
+    values = mine.values if mine else {}
+    field_errors: dict[str, str] = {}
+    general: list[str] = []
+    specs = STAGE_FIELDS[target]
+    for reason in mine.reasons if mine else []:
+        name = _field_of(reason, {*specs, "note"})
+        if name is not None and name not in field_errors:
+            field_errors[name] = FIELD_REASON_MESSAGES.get(reason.code, reason.message)
+        else:
+            general.append(reason.message)
+    fields = [
+        {
+            "name": name,
+            "id": f"{target.value}-{name}",
+            "label": FIELD_LABELS.get(name, name),
+            "hint": FIELD_HINTS.get(name),
+            "kind": "textarea" if name in LONG_TEXT_FIELDS else specs[name].kind,
+            "required": specs[name].required,
+            "choices": [
+                (code, label[:1].upper() + label[1:])
+                for code, label in (specs[name].choices or {}).items()
+            ],
+            "value": values.get(f"data_{name}", ""),
+            "error": field_errors.get(name),
+        }
+        for name in sorted(specs, key=lambda n: not specs[n].required)
+    ]
+    return {
+        "id": form_id,
+        "target": target.value,
+        "title": STAGE_LABELS_SV[target],
+        "button": ACTION_LABELS.get(target, STAGE_LABELS_SV[target]),
+        "fields": fields,
+        "note": values.get("note", ""),
+        "note_required": target == Stage.WITHDRAWN,
+        "note_error": field_errors.get("note"),
+        "errors": general,
+        "danger": target == Stage.WITHDRAWN,
+        "open": mine is not None,
+        "hint": None,
+    }
+
+
+def _field_of(reason: Reason, names: set[str]) -> str | None:
+    """The form field a domain reason is about: by its stable code, and the field name the
+    message quotes (the last one that is a field of this form)."""
+    if reason.code == "missing_note":
+        return "note"
+    if reason.code not in FIELD_REASON_MESSAGES:
+        return None
+    quoted = [name for name in _QUOTED_NAME.findall(reason.message) if name in names]
+    return quoted[-1] if quoted else None
+
+
+def entry_problem_page(
+    request: Request,
+    user: WebUser,
+    entry_id: int,
+    error: WorkflowError,
+    form_id: str,
+    values: Mapping[str, str],
+) -> HTMLResponse:
+    """The entry page again, with the refusal shown next to the form that caused it."""
+    with db.transaction() as session:
+        context = entry_context(
+            session, user, entry_id, FormProblem(form_id, list(error.reasons), values)
+        )
+    return render(request, "entry.html", context, user=user, status=status_for(error))
+
+
+NOTHING_SAVED = "Någon annan har ändrat posten sedan du läste in sidan, så ingenting sparades."
+
+
+def stale_page(
+    request: Request, user: WebUser, entry_id: int, form_id: str, values: Mapping[str, str]
+) -> Response:
+    """Someone else changed the entry first: nothing was saved, and nothing typed is lost.
+    The entry as it is now, with the form filled in again to check and send; or, when that
+    move is no longer possible, the conflict page with the texts to copy."""
+    kept = f"{NOTHING_SAVED} Det du skrev finns kvar: se efter vad som ändrats och skicka igen."
+    reason = Reason("stale_version", kept)
+    with db.transaction() as session:
+        context = entry_context(session, user, entry_id, FormProblem(form_id, [reason], values))
+    if context["problem_anchor"] == form_id:
+        return render(request, "entry.html", context, user=user, status=409)
+    return error_page(
+        request,
+        409,
+        [
+            Reason(
+                "stale_version",
+                f"{NOTHING_SAVED} Läs in posten igen, kontrollera uppgifterna och försök på nytt.",
+            )
+        ],
+        user=user,
+        back=(f"/entries/{entry_id}", "Läs in posten igen"),
+        typed=_typed_texts(values),
+    )
+
+
+def _typed_texts(values: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The texts someone wrote into a form, by label, for a page that cannot show the form."""
+    labels = {"note": "Anteckning i historiken"} | {
+        f"data_{name}": label for name, label in FIELD_LABELS.items() if name not in CHOICE_LABELS
+    }
+    typed = ((key, value.strip()) for key, value in values.items() if key in labels)
+    return [(labels[key], text) for key, text in typed if text]
+
+
+def typed_values(form: Any) -> dict[str, str]:
+    """What the person typed into a form (not the CSRF token), to show again after a refusal."""
+    return {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}

@@ -1,0 +1,247 @@
+"""The forms of the entry page: move the entry, book the site visit, assign an examiner,
+upload a document. Each POST is one transaction; a refusal is the entry page again with the
+reason next to its form (or a 403 page), never a lost text."""
+
+from __future__ import annotations
+
+from datetime import time
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from workflow import auth, db, services
+from workflow.domain.access import may_book_site_visit
+from workflow.domain.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    Reason,
+    StaleVersion,
+    TransitionRefused,
+    refusal,
+)
+from workflow.domain.rules import parse_date
+from workflow.domain.stages import upload_stage
+from workflow.entrypoints.http.deps import (
+    entry_scope,
+    forbid_unless_allowed,
+    movable_entry,
+    now,
+    nudge,
+)
+from workflow.entrypoints.http.problems import PayloadTooLarge
+from workflow.entrypoints.web.entry_page import (
+    FormProblem,
+    entry_context,
+    entry_problem_page,
+    stale_page,
+    typed_values,
+)
+from workflow.entrypoints.web.pages import Id, error_page, render
+from workflow.entrypoints.web.session import (
+    FormDep,
+    authorised_user,
+    check_same_origin,
+    clean_text,
+    current_user,
+    form_text,
+)
+
+# A multipart body carries a little more than the file; beyond this it cannot be a valid one.
+UPLOAD_ENVELOPE_BYTES = 256 * 1024
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.post("/entries/{entry_id}/transition", response_class=HTMLResponse)
+def transition(request: Request, entry_id: Id, form: FormDep) -> Response:
+    """Move the entry (form fields: to, version, note, data_<field>)."""
+    values = typed_values(form)
+    target_value = form_text(form, "to", 50)
+    form_id = f"transition-{target_value}"
+    note = form_text(form, "note") or None
+    data = {
+        key.removeprefix("data_"): clean_text(value)[:10_000]
+        for key, value in values.items()
+        if key.startswith("data_")
+    }
+    user = authorised_user(request, form)
+    try:
+        with db.transaction() as session:
+            target = movable_entry(session, user.actor, entry_id, target_value)
+            services.advance_entry(
+                session,
+                entry_id=entry_id,
+                target=target,
+                version=_version(form),
+                actor=user.actor.name,
+                now=now(),
+                note=note,
+                data=data,
+            )
+    except StaleVersion:
+        return stale_page(request, user, entry_id, form_id, values)
+    except auth.Forbidden as error:
+        return error_page(
+            request, 403, error.reasons, user=user, back=(f"/entries/{entry_id}", "Till posten")
+        )
+    except (InvalidInput, TransitionRefused) as error:
+        return entry_problem_page(request, user, entry_id, error, form_id, values)
+    return RedirectResponse(
+        f"/entries/{entry_id}?ok=moved#tidslinje", status_code=303, background=nudge()
+    )
+
+
+def _version(form: FormData) -> int:
+    raw = form_text(form, "version", 20)
+    if not raw.isdigit() or len(raw) > 9:
+        raise refusal(InvalidInput, "invalid_version", "Formuläret saknar postens version.")
+    return int(raw)
+
+
+def _clock_time(form: FormData, name: str, label: str) -> time | None:
+    """An HH:MM field (a browser's time input); empty means the default."""
+    raw = form_text(form, name, 10)
+    if not raw:
+        return None
+    try:
+        value = time.fromisoformat(raw)
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is not None:
+        raise refusal(InvalidInput, "invalid_time", f"{label}: ange tiden som TT:MM, t.ex. 13:00.")
+    return value
+
+
+@router.post("/entries/{entry_id}/site-visit", response_class=HTMLResponse)
+def book_site_visit(request: Request, entry_id: Id, form: FormDep) -> Response:
+    """Book the examiners' site visit (platsbesök) on a submitted entry."""
+    values = typed_values(form)
+    user = authorised_user(request, form)
+    try:
+        with db.transaction() as session:
+            scope = entry_scope(session, user.actor, entry_id)
+            forbid_unless_allowed(may_book_site_visit(user.actor, scope))
+            day = parse_date(form_text(form, "site_visit_on", 40))
+            if day is None:
+                raise refusal(
+                    InvalidInput, "invalid_date", "Ange platsbesökets datum som ÅÅÅÅ-MM-DD."
+                )
+            services.schedule_site_visit(
+                session,
+                entry_id=entry_id,
+                version=_version(form),
+                on=day,
+                actor=user.actor.name,
+                now=now(),
+                note=form_text(form, "note") or None,
+                starts_at=_clock_time(form, "starts_at", "Tiden då besöket börjar"),
+                ends_at=_clock_time(form, "ends_at", "Tiden då besöket slutar"),
+            )
+    except StaleVersion:
+        return stale_page(request, user, entry_id, "site-visit", values)
+    except auth.Forbidden as error:
+        return error_page(
+            request, 403, error.reasons, user=user, back=(f"/entries/{entry_id}", "Till posten")
+        )
+    except (InvalidInput, TransitionRefused) as error:
+        return entry_problem_page(request, user, entry_id, error, "site-visit", values)
+    return RedirectResponse(
+        f"/entries/{entry_id}?ok=site_visit", status_code=303, background=nudge()
+    )
+
+
+@router.post("/entries/{entry_id}/examiners", response_class=HTMLResponse)
+def assign_examiner(request: Request, entry_id: Id, form: FormDep) -> Response:
+    """Assign an examiner (admins); one from the entry's own organisation is refused (jäv)."""
+    values = typed_values(form)
+    user = authorised_user(request, form)
+    try:
+        with db.transaction() as session:
+            entry_scope(session, user.actor, entry_id)
+            if not user.is_admin:
+                raise refusal(
+                    auth.Forbidden, "forbidden", "Bara utmärkelsens kansli tilldelar examinatorer."
+                )
+            raw = form_text(form, "user_id", 20)
+            if not raw.isdigit() or len(raw) > 9:
+                raise refusal(InvalidInput, "missing_examiner", "Välj en examinator.")
+            auth.assign_examiner(
+                session,
+                entry_id=entry_id,
+                examiner_id=int(raw),
+                assigned_by=user.actor.name,
+                now=now(),
+            )
+    except auth.Forbidden as error:
+        return error_page(
+            request, 403, error.reasons, user=user, back=(f"/entries/{entry_id}", "Till posten")
+        )
+    except (InvalidInput, NotFound, Conflict) as error:
+        return entry_problem_page(request, user, entry_id, error, "examiner", values)
+    return RedirectResponse(f"/entries/{entry_id}?ok=examiner#examinatorer", status_code=303)
+
+
+@router.post("/entries/{entry_id}/documents", response_class=HTMLResponse)
+async def upload_document(request: Request, entry_id: Id) -> Response:
+    """Upload the minutes extract (PDF) or the contribution; at most 20 MB."""
+    check_same_origin(request)
+    declared = request.headers.get("content-length", "")
+    if not declared.isdigit():
+        raise StarletteHTTPException(411, "Begäran saknar uppgift om sin storlek.")
+    if int(declared) > services.MAX_UPLOAD_BYTES + UPLOAD_ENVELOPE_BYTES:
+        # Refused unread: a body this large cannot hold a file within the limit.
+        return await run_in_threadpool(
+            _upload_refused, request, entry_id, 413, "Filen är större än 20 MB."
+        )
+    form = await request.form(max_files=1, max_fields=10)
+    try:
+        return await run_in_threadpool(_store_upload, request, entry_id, form)
+    finally:
+        await form.close()
+
+
+def _upload_refused(request: Request, entry_id: int, status: int, message: str) -> Response:
+    with db.transaction() as session:
+        user = current_user(session, request)
+        context = entry_context(
+            session,
+            user,
+            entry_id,
+            FormProblem("upload-", [Reason("upload_refused", message)], {}),
+        )
+    return render(request, "entry.html", context, user=user, status=status)
+
+
+def _store_upload(request: Request, entry_id: int, form: FormData) -> Response:
+    kind = form_text(form, "kind", 20)
+    upload = form.get("file")
+    values = {"kind": kind}
+    user = authorised_user(request, form)
+    try:
+        with db.transaction() as session:
+            movable_entry(session, user.actor, entry_id, upload_stage(kind))
+            if not isinstance(upload, UploadFile) or not upload.filename:
+                raise refusal(InvalidInput, "missing_file", "Välj en fil att ladda upp.")
+            data = upload.file.read(services.MAX_UPLOAD_BYTES + 1)
+            if len(data) > services.MAX_UPLOAD_BYTES:
+                raise refusal(PayloadTooLarge, "too_large", "Filen är större än 20 MB.")
+            services.attach_document(
+                session,
+                entry_id=entry_id,
+                kind=kind,
+                filename=upload.filename,
+                data=data,
+                actor=user.actor.name,
+                now=now(),
+            )
+    except auth.Forbidden as error:
+        return error_page(
+            request, 403, error.reasons, user=user, back=(f"/entries/{entry_id}", "Till posten")
+        )
+    except (InvalidInput, PayloadTooLarge) as error:
+        return entry_problem_page(request, user, entry_id, error, f"upload-{kind}", values)
+    return RedirectResponse(f"/entries/{entry_id}?ok=uploaded#dokument", status_code=303)
