@@ -31,7 +31,7 @@ bench/api.py`: the server inherits it.
 Balance: each client reconnects per entry, and a connection stays with the worker that
 accepted it. Until stop 12 one worker held 13-15 of the 16 connections (watch it with
 `ss -tnp state established "( sport = :PORT )"` during a run); now a worker with requests in
-flight leaves new connections to an idler one (workflow/entrypoints/webserver.py), 8 and 8.
+flight leaves new connections to an idler one (workflow/entrypoints/http/webserver.py), 8 and 8.
 """
 
 from __future__ import annotations

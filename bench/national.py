@@ -1222,7 +1222,7 @@ def profile_pages(database_url: str, data_dir: Path) -> None:
     os.environ.pop("CELERY_BROKER_URL", None)
     from workflow import auth, db
     from workflow.db import transaction
-    from workflow.entrypoints.app import create_app
+    from workflow.entrypoints.http.app import create_app
     from workflow.settings import get_settings
 
     get_settings.cache_clear()

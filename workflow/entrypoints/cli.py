@@ -919,7 +919,7 @@ def web(
     log_level: Annotated[str, typer.Option(help="Loggnivå.")] = "info",
 ) -> None:
     """Kör bara webben och API:t (produktion: flera processer, bakom en proxy)."""
-    from workflow.entrypoints import webserver
+    from workflow.entrypoints.http import webserver
 
     webserver.run(
         host=host, port=port, workers=workers, proxy_headers=proxy_headers, log_level=log_level
@@ -942,7 +942,7 @@ def serve(
     import uvicorn
 
     from tasks.broker import broker_url
-    from workflow.entrypoints.app import create_app
+    from workflow.entrypoints.http.app import create_app
     from workflow.settings import get_settings
 
     settings = get_settings()

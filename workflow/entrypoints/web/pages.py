@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from workflow import swedish
 from workflow.domain.access import ROLE_LABELS_SV, Actor, Role
 from workflow.domain.errors import Reason
 from workflow.entrypoints.web.words import (
@@ -23,13 +24,8 @@ from workflow.entrypoints.web.words import (
     NOTICES,
     STATUS_LABELS,
     days_from_today,
-    duration,
     fact_value,
-    filesize,
-    klass,
     stage_label,
-    swedish_date,
-    tid,
 )
 
 TEMPLATE_DIR = FilePath(__file__).resolve().parents[3] / "templates" / "web"
@@ -57,13 +53,14 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        datum=swedish_date,
-        tid=tid,
-        klass=klass,
+        swedish.FILTERS,
+        # A page shows what it has rather than fail on a value it cannot read.
+        datum=swedish.datum_or_text,
+        klass=swedish.klass_or_code,
         stage_label=stage_label,
-        filesize=filesize,
+        filesize=swedish.filesize,
         days_from_today=days_from_today,
-        varaktighet=duration,
+        varaktighet=swedish.varaktighet,
     )
     env.globals.update(
         field_label=lambda name: FIELD_LABELS.get(name, name),

@@ -1,18 +1,16 @@
-"""The pages' words: Swedish labels for fields, moves, statuses and errors, and the Jinja
-filters that show dates, sizes and durations as a Swedish reader expects them."""
+"""The pages' words: Swedish labels for fields, moves, statuses and errors, and how a recorded
+value reads on a page (the formatters themselves are `workflow.swedish`'s)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
-from babel.dates import format_timedelta
-
+from workflow import swedish
 from workflow.domain.calendar import STOCKHOLM
-from workflow.domain.rules import AWARD_CLASSES, BOARD_DECISIONS, JURY_OUTCOMES
+from workflow.domain.rules import BOARD_DECISIONS, JURY_OUTCOMES
 from workflow.domain.stages import STAGE_LABELS_SV, Stage
-from workflow.emails import datum
 
 FIELD_LABELS: Mapping[str, str] = {
     "decision": "Nämndens beslut",
@@ -91,24 +89,6 @@ def today() -> date:
     return datetime.now(UTC).astimezone(STOCKHOLM).date()
 
 
-def tid(value: datetime | str) -> str:
-    """A timestamp in Stockholm time: "2 april 2024 kl. 11.30"."""
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    local = moment.astimezone(STOCKHOLM)
-    return f"{datum(local.date())} kl. {local:%H.%M}"
-
-
-def swedish_date(value: date | datetime | str) -> str:
-    try:
-        return datum(value)
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def klass(code: str) -> str:
-    return AWARD_CLASSES.get(code, code)
-
-
 def stage_label(code: str | None) -> str:
     try:
         return STAGE_LABELS_SV[Stage(code or "")]
@@ -116,41 +96,19 @@ def stage_label(code: str | None) -> str:
         return FACT_GROUP_LABELS.get(str(code), str(code))
 
 
-def filesize(size: int) -> str:
-    if size < 1024:
-        return f"{size} byte"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.0f} kB"
-    return f"{size / (1024 * 1024):.1f} MB".replace(".", ",")
-
-
 def days_from_today(day: date) -> str:
-    days = (day - today()).days
-    if days == 0:
-        return "i dag"
-    if days == 1:
-        return "i morgon"
-    if days == -1:
-        return "i går"
-    return f"om {days} dagar" if days > 0 else f"för {-days} dagar sedan"
+    return swedish.days_from(day, today())
 
 
 def fact_value(name: str, value: Any) -> str:
     """A recorded value as a person reads it: dates in Swedish, codes as their names."""
     text = str(value)
     if name in CHOICE_LABELS:
-        label = CHOICE_LABELS[name].get(text, text)
-        return label[:1].upper() + label[1:]
+        return swedish.versal(CHOICE_LABELS[name].get(text, text))
     if name == "award_class":
-        label = klass(text)
-        return label[:1].upper() + label[1:]
+        return swedish.versal(swedish.klass_or_code(text))
     if name == "kept_for":
         return stage_label(text)
     if name.endswith(("_on", "_date")):
-        return swedish_date(text)
+        return swedish.datum_or_text(text)
     return text
-
-
-def duration(seconds: float) -> str:
-    """'7 minuter', '5 timmar': how long something has waited, in Swedish."""
-    return str(format_timedelta(timedelta(seconds=seconds), locale="sv_SE"))
