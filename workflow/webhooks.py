@@ -14,7 +14,6 @@ import ipaddress
 import json
 import re
 import socket
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,9 +36,9 @@ from workflow.domain.errors import (
     refusal,
 )
 from workflow.models import OutboxMessage, Webhook
-from workflow.outbox import Channel
+from workflow.outbox import Channel, webhook_event_rows
+from workflow.outbox.transports import PermanentFailure, TransientFailure
 from workflow.settings import Settings
-from workflow.transports import PermanentFailure, TransientFailure
 
 SIGNATURE_HEADER = "X-Kvalitet-Signature"
 DELIVERY_HEADER = "X-Kvalitet-Delivery"
@@ -173,34 +172,14 @@ def transition_event_rows(
     at: datetime,
 ) -> list[dict[str, Any]]:
     """The outbox rows `queue_transition_events` writes, read but not yet written."""
-    hooks = session.exec(select(Webhook.id).where(col(Webhook.active).is_(True))).all()
-    rows: list[dict[str, Any]] = []
-    for hook_id in hooks:
-        for version, source, target in events:
-            key = f"webhook/{hook_id}/entry/{entry_id}/v{version}"
-            rows.append(
-                {
-                    "key": key,
-                    "entry_id": entry_id,
-                    "channel": "webhook",
-                    "kind": "transition",
-                    "recipient": str(hook_id),
-                    "payload": {
-                        "delivery_id": str(uuid.uuid5(uuid.NAMESPACE_URL, key)),
-                        "event": "entry.transition",
-                        "entry_id": entry_id,
-                        "version": version,
-                        "from": source,
-                        "to": target,
-                        "actor": actor,
-                        "at": at.isoformat(),
-                    },
-                    "status": "queued",
-                    "due_at": at,
-                    "created_at": at,
-                }
-            )
-    return rows
+    hooks = session.exec(select(col(Webhook.id)).where(col(Webhook.active).is_(True))).all()
+    return webhook_event_rows(
+        [hook for hook in hooks if hook is not None],
+        entry_id=entry_id,
+        events=events,
+        actor=actor,
+        at=at,
+    )
 
 
 def sign(secret: str, body: bytes) -> str:

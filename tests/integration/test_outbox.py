@@ -26,8 +26,8 @@ from workflow.outbox import (
     retry_message,
     stale_claims,
 )
+from workflow.outbox.transports import EmlFolderTransport, SmtpTransport
 from workflow.settings import Settings
-from workflow.transports import EmlFolderTransport, SmtpTransport
 
 T0 = datetime(2024, 4, 2, 10, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=6)
