@@ -5,6 +5,18 @@
 - `relay.py` claims due rows, sends them over one connection and records each result;
 - `transports.py` is where messages go (SMTP, an `.eml` folder);
 - `operator.py` is what an operator sees and does (views, queue health, retry).
+
+Attachment policy — **Frozen when queued.** A message is complete when it is queued: every part
+it will carry (its text context, a calendar invitation, its attachments) is fixed in the
+transaction that queues it, and the relay composes it from its row and the uploaded documents
+the row names, never from an entry's live facts. So every attempt — a retry after a 4xx, a
+resend after an interrupted send, an operator's `outbox retry` — sends the same message under
+the same Message-ID, and a relay never reads back up into the rest of the system.
+Uploaded files (the minutes extract, up to 20 MB) are stored once and never changed, so a row
+names them by id (`payload["attachments"]`) and a batch loads them in one query; a file made
+for a message (the draft board report, about 40 kB as DOCX) and the invitation (about 1 kB)
+ride in the payload (`made_files`, `invitation_ics`). Only one message per city-run entry, the
+agenda request, carries a made file, so rows stay small.
 """
 
 from workflow.outbox.claims import (

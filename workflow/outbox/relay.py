@@ -21,9 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, text
 from sqlmodel import Session, col, select
 
-from workflow import documents
 from workflow.db import transaction
-from workflow.domain.errors import WorkflowError
 from workflow.emails import Attachment, render_outgoing
 from workflow.models import Document, OutboxMessage
 from workflow.outbox.claims import (
@@ -32,7 +30,7 @@ from workflow.outbox.claims import (
     release_stale_claims,
     renew_claims,
 )
-from workflow.outbox.rows import document_ids_of, invitation_of
+from workflow.outbox.rows import document_ids_of, invitation_of, made_files_of
 from workflow.outbox.transports import PermanentFailure, TransientFailure, Transport
 from workflow.settings import Settings
 
@@ -63,45 +61,7 @@ class Channel:
     build: Callable[[OutboxMessage, Any, Settings], Any]
 
 
-class BatchAttachments:
-    """The attachments of one batch. Stored documents are read up front in one query; a draft
-    board report (tjänsteutlåtande) is made when its agenda request is built, once per
-    organisation and year: made up front for a batch of a hundred organisations, the
-    reports (about 0.1 s each) would outlast the claim's lease before the first send."""
-
-    def __init__(self, engine: Engine, stored: dict[int, list[Attachment]]) -> None:
-        self.engine = engine
-        self.stored = stored
-        self._reports: dict[tuple[int, int], Attachment | None] = {}
-
-    def for_message(self, message: OutboxMessage) -> list[Attachment]:
-        found = list(self.stored.get(message.id or 0, []))
-        if message.kind == "agenda_request" and message.entry_id is not None:
-            report = self._report_for(message.entry_id)
-            if report is not None:
-                found.insert(0, report)
-        return found
-
-    def _report_for(self, entry_id: int) -> Attachment | None:
-        with Session(self.engine) as session:
-            subject = documents.report_subject(session, entry_id)
-            if subject is None:
-                return None
-            if subject not in self._reports:
-                try:  # made from the facts as they are now
-                    self._reports[subject] = documents.report_attachment(session, *subject)
-                except WorkflowError:  # e.g. withdrawn meanwhile: the request goes without
-                    self._reports[subject] = None
-            return self._reports[subject]
-
-
-def _load_attachments(session: Session, messages: Sequence[OutboxMessage]) -> Any:
-    return BatchAttachments(session.get_bind(), _stored_attachments(session, messages))  # type: ignore[arg-type]
-
-
-def _stored_attachments(
-    session: Session, messages: Sequence[OutboxMessage]
-) -> dict[int, list[Attachment]]:
+def _load_documents(session: Session, messages: Sequence[OutboxMessage]) -> Any:
     """The uploaded documents each message carries (by message id), in one query."""
     wanted = {
         doc_id: message.id or 0
@@ -118,7 +78,7 @@ def _stored_attachments(
     return found
 
 
-def _build_email(message: OutboxMessage, attachments: Any, settings: Settings) -> Any:
+def _build_email(message: OutboxMessage, documents: Any, settings: Settings) -> Any:
     return render_outgoing(
         message.kind,
         to=message.recipient,
@@ -126,12 +86,12 @@ def _build_email(message: OutboxMessage, attachments: Any, settings: Settings) -
         key=message.key,
         date=message.created_at,
         settings=settings,
-        attachments=attachments.for_message(message),
+        attachments=made_files_of(message.payload) + documents.get(message.id or 0, []),
         calendar=invitation_of(message.payload),
     )
 
 
-EMAIL = Channel("email", _load_attachments, _build_email)
+EMAIL = Channel("email", _load_documents, _build_email)
 
 
 def deliver_outbox_batch(
