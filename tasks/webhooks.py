@@ -7,9 +7,9 @@ import socket
 
 from tasks.app import app
 from workflow.db import get_engine
-from workflow.outbox import deliver_until_idle
+from workflow.outbox import WEBHOOK, deliver_until_idle
+from workflow.outbox.transports import HttpTransport
 from workflow.settings import get_settings
-from workflow.webhooks import WEBHOOK, HttpTransport
 
 TIME_BUDGET_SECONDS = 30.0
 

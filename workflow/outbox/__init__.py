@@ -3,7 +3,8 @@
 - `rows.py` builds every row, payload and recipient address (nothing else spells them);
 - `claims.py` decides which relay may send a row, and until when;
 - `relay.py` claims due rows, sends them over one connection and records each result;
-- `transports.py` is where messages go (SMTP, an `.eml` folder);
+- `channels.py` builds each kind of message from its row (e-mail, signed webhook request);
+- `transports.py` is where messages go (SMTP, an `.eml` folder, HTTP);
 - `operator.py` is what an operator sees and does (views, queue health, retry).
 
 Attachment policy — **Frozen when queued.** A message is complete when it is queued: every part
@@ -19,6 +20,7 @@ ride in the payload (`made_files`, `invitation_ics`). Only one message per city-
 agenda request, carries a made file, so rows stay small.
 """
 
+from workflow.outbox.channels import EMAIL, WEBHOOK, Channel
 from workflow.outbox.claims import (
     claim_batch,
     dead_letter_exhausted,
@@ -35,8 +37,6 @@ from workflow.outbox.operator import (
     subject_of,
 )
 from workflow.outbox.relay import (
-    EMAIL,
-    Channel,
     DeliveryReport,
     backoff,
     deliver_outbox_batch,
@@ -54,6 +54,7 @@ from workflow.outbox.rows import (
 __all__ = [
     "EMAIL",
     "STATUSES",
+    "WEBHOOK",
     "Channel",
     "DeliveryReport",
     "QueueHealth",

@@ -13,24 +13,23 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, text
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from workflow.db import transaction
-from workflow.emails import Attachment, render_outgoing
-from workflow.models import Document, OutboxMessage
+from workflow.models import OutboxMessage
+from workflow.outbox.channels import EMAIL, Channel
 from workflow.outbox.claims import (
     claim_batch,
     dead_letter_exhausted,
     release_stale_claims,
     renew_claims,
 )
-from workflow.outbox.rows import document_ids_of, invitation_of, made_files_of
 from workflow.outbox.transports import PermanentFailure, TransientFailure, Transport
 from workflow.settings import Settings
 
@@ -50,48 +49,6 @@ class DeliveryReport:
     def settled(self) -> int:
         """Claimed messages this relay has given a verdict: sent, failed or due again."""
         return self.sent + self.failed + self.retrying
-
-
-@dataclass(frozen=True)
-class Channel:
-    """How one kind of outbox row travels: what to load for a batch, how to build each."""
-
-    name: str
-    load: Callable[[Session, Sequence[OutboxMessage]], Any]
-    build: Callable[[OutboxMessage, Any, Settings], Any]
-
-
-def _load_documents(session: Session, messages: Sequence[OutboxMessage]) -> Any:
-    """The uploaded documents each message carries (by message id), in one query."""
-    wanted = {
-        doc_id: message.id or 0
-        for message in messages
-        for doc_id in document_ids_of(message.payload)
-    }
-    found: dict[int, list[Attachment]] = {}
-    if not wanted:
-        return found
-    for document in session.exec(select(Document).where(col(Document.id).in_(list(wanted)))):
-        found.setdefault(wanted[document.id or 0], []).append(
-            Attachment(document.filename, document.content_type, document.content)
-        )
-    return found
-
-
-def _build_email(message: OutboxMessage, documents: Any, settings: Settings) -> Any:
-    return render_outgoing(
-        message.kind,
-        to=message.recipient,
-        context=message.payload,
-        key=message.key,
-        date=message.created_at,
-        settings=settings,
-        attachments=made_files_of(message.payload) + documents.get(message.id or 0, []),
-        calendar=invitation_of(message.payload),
-    )
-
-
-EMAIL = Channel("email", _load_documents, _build_email)
 
 
 def deliver_outbox_batch(
