@@ -1,8 +1,10 @@
 """The Celery app, configured from `workflow.settings`, with its beat schedule beside it.
 
-Settings follow RELIABILITY.md: late acks with reject-on-worker-lost and prefetch 1, so a
-killed worker's task runs again (every side effect is idempotent through the outbox); no
-results stored; no ETA or countdown tasks — reminders are database rows swept periodically.
+Settings follow `../shared/RELIABILITY.md`: late acks with reject-on-worker-lost and prefetch
+1, so a killed worker's task runs again (every side effect is idempotent through the outbox);
+no results stored; no ETA or countdown tasks — reminders are database rows swept periodically.
+The task modules are named in `include` and imported by the worker when it starts, so they may
+import `app` from here without an import circle.
 """
 
 from __future__ import annotations
@@ -14,10 +16,16 @@ from celery.signals import after_setup_logger, after_setup_task_logger
 
 from workflow.settings import get_settings
 
+TASK_MODULES = ["tasks.outbox", "tasks.reminders", "tasks.webhooks"]
+
 
 def make_app(broker: str | None = None) -> Celery:
     settings = get_settings()
-    app = Celery("kvalitet", broker=broker or settings.celery_broker_url or "memory://")
+    app = Celery(
+        "kvalitet",
+        broker=broker or settings.celery_broker_url or "memory://",
+        include=TASK_MODULES,
+    )
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -59,6 +67,3 @@ def _structured_logs(logger: Any, *args: Any, **kwargs: Any) -> None:
 
 
 app = make_app()
-import tasks.outbox  # noqa: E402  (registers the tasks on `app`)
-import tasks.reminders  # noqa: E402
-import tasks.webhooks  # noqa: E402, F401

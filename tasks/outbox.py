@@ -1,20 +1,17 @@
-"""Deliver the outbox: a thin task around `workflow.outbox.deliver_outbox_batch`."""
+"""Deliver the outbox: a thin task around `workflow.outbox.deliver_until_idle`."""
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 from tasks.app import app
 from workflow.db import get_engine
-from workflow.outbox import deliver_outbox_batch
+from workflow.outbox import deliver_until_idle
+from workflow.outbox.transports import transport_from
 from workflow.settings import Settings, get_settings
-from workflow.transports import transport_from
 
-log = logging.getLogger(__name__)
 TIME_BUDGET_SECONDS = 30.0  # hand the worker back now and then; the next run goes on
 
 
@@ -34,15 +31,10 @@ def deliver_outbox_task() -> int:
 
 
 def _drain(settings: Settings, worker: str) -> int:
-    started = time.monotonic()
-    sent = 0
-    while time.monotonic() - started < TIME_BUDGET_SECONDS:
-        report = deliver_outbox_batch(
-            get_engine(), transport=transport_from(settings), settings=settings, worker=worker
-        )
-        sent += report.sent
-        if report.errors:
-            log.warning("outbox delivery paused: %s", report.errors[-1])
-        if report.claimed == 0 or report.sent == 0:
-            break
-    return sent
+    return deliver_until_idle(
+        get_engine(),
+        transport=lambda: transport_from(settings),
+        settings=settings,
+        worker=worker,
+        budget_seconds=TIME_BUDGET_SECONDS,
+    )

@@ -1,7 +1,8 @@
 """Operational figures, read from the database (the source of truth) at scrape time.
 
 The same numbers feed `GET /metrics` (Prometheus text format, via prometheus_client),
-`kvalitet status` and the dashboard's outbox health. Each is one indexed query.
+`kvalitet status` and the dashboard's outbox health. Each is one indexed query; the queue's
+age is `workflow.outbox.queue_health`, the one place that figure is defined.
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ class WorkflowCollector(Collector):
         yield outbox
         yield GaugeMetricFamily(
             "kvalitet_outbox_oldest_queued_age_seconds",
-            "Age of the oldest message waiting; grows when delivery stalls",
+            "Seconds the oldest due message has waited for a relay; grows when delivery stalls",
             value=snap.oldest_queued_age_seconds,
         )
         yield GaugeMetricFamily(

@@ -3,26 +3,20 @@
 Each event is an outbox row (channel "webhook") written in the transition's transaction, so
 it is never lost; its delivery id is stable, so a receiver deduplicates a retry. The body is
 signed with HMAC-SHA256 of the raw bytes under the webhook's secret:
-`X-Kvalitet-Signature: sha256=<hex>`.
+`X-Kvalitet-Signature: sha256=<hex>`. The rows are built in `workflow.outbox.rows`, signed
+and sent by `workflow.outbox.channels` and `transports`; here: who listens, and registering.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ipaddress
-import json
 import re
 import socket
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 from sqlalchemy import exists
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -37,13 +31,9 @@ from workflow.domain.errors import (
     refusal,
 )
 from workflow.models import OutboxMessage, Webhook
-from workflow.outbox import Channel
+from workflow.outbox import webhook_event_rows
 from workflow.settings import Settings
-from workflow.transports import PermanentFailure, TransientFailure
 
-SIGNATURE_HEADER = "X-Kvalitet-Signature"
-DELIVERY_HEADER = "X-Kvalitet-Delivery"
-EVENT_HEADER = "X-Kvalitet-Event"
 MIN_SECRET_LENGTH = 16
 
 
@@ -173,108 +163,11 @@ def transition_event_rows(
     at: datetime,
 ) -> list[dict[str, Any]]:
     """The outbox rows `queue_transition_events` writes, read but not yet written."""
-    hooks = session.exec(select(Webhook.id).where(col(Webhook.active).is_(True))).all()
-    rows: list[dict[str, Any]] = []
-    for hook_id in hooks:
-        for version, source, target in events:
-            key = f"webhook/{hook_id}/entry/{entry_id}/v{version}"
-            rows.append(
-                {
-                    "key": key,
-                    "entry_id": entry_id,
-                    "channel": "webhook",
-                    "kind": "transition",
-                    "recipient": str(hook_id),
-                    "payload": {
-                        "delivery_id": str(uuid.uuid5(uuid.NAMESPACE_URL, key)),
-                        "event": "entry.transition",
-                        "entry_id": entry_id,
-                        "version": version,
-                        "from": source,
-                        "to": target,
-                        "actor": actor,
-                        "at": at.isoformat(),
-                    },
-                    "status": "queued",
-                    "due_at": at,
-                    "created_at": at,
-                }
-            )
-    return rows
-
-
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-@dataclass(frozen=True)
-class SignedRequest:
-    url: str
-    body: bytes
-    headers: dict[str, str]
-
-
-def _load_webhooks(session: Session, messages: Sequence[OutboxMessage]) -> Any:
-    ids = {int(m.recipient) for m in messages}
-    return {w.id: w for w in session.exec(select(Webhook).where(col(Webhook.id).in_(ids)))}
-
-
-def _build_request(message: OutboxMessage, webhooks: Any, settings: Settings) -> SignedRequest:
-    webhook = webhooks.get(int(message.recipient))
-    if webhook is None or not webhook.active:
-        raise ValueError("webhooken är borttagen")
-    body = json.dumps(message.payload, ensure_ascii=False, sort_keys=True).encode()
-    return SignedRequest(
-        url=webhook.url,
-        body=body,
-        headers={
-            "Content-Type": "application/json; charset=utf-8",
-            SIGNATURE_HEADER: sign(webhook.secret, body),
-            DELIVERY_HEADER: str(message.payload["delivery_id"]),
-            EVENT_HEADER: str(message.payload["event"]),
-            "User-Agent": "kvalitet-webhooks/1",
-        },
+    hooks = session.exec(select(col(Webhook.id)).where(col(Webhook.active).is_(True))).all()
+    return webhook_event_rows(
+        [hook for hook in hooks if hook is not None],
+        entry_id=entry_id,
+        events=events,
+        actor=actor,
+        at=at,
     )
-
-
-WEBHOOK = Channel("webhook", _load_webhooks, _build_request)
-
-
-class HttpTransport:
-    """POSTs signed requests over one pooled httpx client per batch; 2xx is delivered."""
-
-    def __init__(self, timeout_seconds: float = 10.0) -> None:
-        self.timeout_seconds = timeout_seconds
-        self._client: httpx.Client | None = None
-
-    def __enter__(self) -> HttpTransport:
-        self._client = httpx.Client(timeout=self.timeout_seconds, follow_redirects=False)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
-    def send(self, request: SignedRequest) -> None:
-        assert self._client is not None
-        try:
-            response = self._client.post(request.url, content=request.body, headers=request.headers)
-        except httpx.HTTPError as error:
-            raise TransientFailure(
-                f"{request.url}: {error}",
-                outcome_unknown=not isinstance(error, httpx.ConnectError),  # sent, no answer
-            ) from error
-        if response.is_success:
-            return
-        status = response.status_code
-        message = f"{request.url} svarade {status}"
-        # Timeouts, throttling and server errors may pass; other 4xx will not.
-        if status in (408, 425, 429) or status >= 500:
-            raise TransientFailure(message)
-        raise PermanentFailure(message)

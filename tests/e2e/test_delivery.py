@@ -2,8 +2,9 @@
 
 Every test counts at the SMTP server by Message-ID: lost = expected ids never received;
 duplicates = ids received more than once. A SIGKILL between the server's 250 and the commit
-that marks the row sent cannot be prevented by any sender (RELIABILITY.md); such a message is
-recorded as interrupted, and a duplicate is only ever allowed for those, and counted.
+that marks the row sent cannot be prevented by any sender (`../shared/RELIABILITY.md`); such
+a message is recorded as interrupted, and a duplicate is only ever allowed for those, and
+counted.
 """
 
 from __future__ import annotations

@@ -2,32 +2,42 @@
 
 from __future__ import annotations
 
+import io
 import socket
 import threading
+import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
-from sqlmodel import select
+from sqlmodel import col, select
 
 from tests.conftest import seed_entry
 from tests.e2e.support import SmtpSink
-from workflow.db import transaction
+from workflow.db import insert_rows, transaction
 from workflow.domain.errors import WorkflowError
+from workflow.domain.messages import MessageSpec, Recipient
+from workflow.domain.stages import Stage
 from workflow.emails import OutgoingEmail
-from workflow.models import OutboxMessage
+from workflow.models import Cycle, Entry, Organisation, OutboxMessage, Unit
 from workflow.outbox import (
     claim_batch,
     deliver_outbox_batch,
+    entry_message_rows,
+    files_made_on_queueing,
+    queue_health,
     release_claims,
     release_stale_claims,
     retry_message,
     stale_claims,
 )
+from workflow.outbox.transports import EmlFolderTransport, SmtpTransport, TransientFailure
 from workflow.settings import Settings
-from workflow.transports import EmlFolderTransport, SmtpTransport
 
 T0 = datetime(2024, 4, 2, 10, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=6)
@@ -55,7 +65,7 @@ def relay_settings(tmp_path: Path, port: int = 25) -> Settings:
 
 def rows(engine: Engine) -> list[OutboxMessage]:
     with transaction(engine) as session:
-        return list(session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all())
+        return list(session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all())
 
 
 def claimed_by_a_and_expired(engine: Engine) -> tuple[list[int], datetime]:
@@ -296,3 +306,88 @@ def test_retry_leaves_a_sent_message_and_one_being_sent_alone(engine: Engine) ->
         retry_message(session, being_sent, now=T0 + LEASE * 3)
     assert refused.value.reasons[0].code == "already_sent"
     assert [m.status for m in rows(engine)] == ["sent", "queued"]
+
+
+# --- what a message carries: frozen when queued ------------------------------------------------
+
+
+def queue_agenda_request(engine: Engine, entry_id: int) -> None:
+    """The entry's agenda request, queued the way a change queues it (through `rows.py`, with
+    the files it carries made in the queueing transaction), in place of whatever was queued."""
+    spec = MessageSpec("agenda_request", Recipient.COORDINATOR, Stage.NOTIFIED)
+    with transaction(engine) as session:
+        session.execute(text("DELETE FROM outbox_message"))
+        entry = session.get(Entry, entry_id)
+        assert entry is not None
+        unit = session.get(Unit, entry.unit_id)
+        assert unit is not None
+        organisation = session.get(Organisation, unit.organisation_id)
+        cycle = session.get(Cycle, entry.cycle_id)
+        assert organisation is not None and cycle is not None
+        made = files_made_on_queueing(session, entry_id, [spec])
+        rows = entry_message_rows(entry, unit, organisation, cycle, [spec], now=T0, made_files=made)
+        insert_rows(session, OutboxMessage, rows)
+
+
+class RefusesFirstOffer(EmlFolderTransport):
+    """Writes `.eml` files, keeping every message offered; the first offer is refused (451)."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder)
+        self.offered: list[OutgoingEmail] = []
+
+    def send(self, message: OutgoingEmail) -> None:
+        self.offered.append(message)
+        if len(self.offered) == 1:
+            raise TransientFailure("SMTP 451: försök igen senare")
+        super().send(message)
+
+
+def docx_text(sent: OutgoingEmail) -> tuple[str, bytes]:
+    """The attached DOCX's file name and raw bytes, as a mail client finds them."""
+    parsed = BytesParser(policy=policy.default).parsebytes(sent.data)
+    assert isinstance(parsed, EmailMessage)
+    (attachment,) = list(parsed.iter_attachments())
+    return str(attachment.get_filename()), attachment.get_content()
+
+
+def test_a_retried_message_carries_what_it_was_queued_with(engine: Engine, tmp_path: Path) -> None:
+    """The draft board report is made when the agenda request is queued: the retry after a
+    451 sends the very same file, although the unit was renamed in between (the relay reads
+    no live facts)."""
+    entry = seed_entry(engine)
+    assert entry.id is not None
+    queue_agenda_request(engine, entry.id)
+    with transaction(engine) as session:
+        session.execute(text("UPDATE unit SET name = 'Omdöpt enhet'"))
+    settings = relay_settings(tmp_path)
+    transport = RefusesFirstOffer(tmp_path / "mail")
+    first_try, an_hour_later = T0, T0 + timedelta(hours=1)
+    deliver_outbox_batch(
+        engine, transport=transport, settings=settings, worker="a", clock=lambda: first_try
+    )
+    deliver_outbox_batch(
+        engine, transport=transport, settings=settings, worker="a", clock=lambda: an_hour_later
+    )
+    assert [m.status for m in rows(engine)] == ["sent"]
+    first, retried = (docx_text(offer) for offer in transport.offered)
+    assert first == retried
+    filename, data = retried
+    assert filename.endswith(".docx")
+    with zipfile.ZipFile(io.BytesIO(data)) as docx:
+        body = docx.read("word/document.xml").decode()
+    assert "Ungdomsjouren" in body and "Omdöpt enhet" not in body
+
+
+def test_queue_health_is_how_long_the_oldest_due_message_has_waited(engine: Engine) -> None:
+    """Messages held by a live claim are not late; once the claim runs out they are due
+    again, and the figure counts from then — not from when they were queued."""
+    seed_entry(engine)  # two messages, queued and due at 09:30
+    with transaction(engine) as session:
+        assert queue_health(session, now=T0).oldest_queued_age_seconds == 30 * 60
+        claim_batch(session, worker="a", now=T0, limit=10, lease=LEASE)
+    with transaction(engine) as session:
+        held = queue_health(session, now=T0 + timedelta(seconds=1))
+        late = queue_health(session, now=T0 + LEASE + timedelta(seconds=54))
+    assert (held.queued, held.oldest_queued_age_seconds) == (2, 0.0)
+    assert (late.queued, late.oldest_queued_age_seconds) == (2, 54.0)

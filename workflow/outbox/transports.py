@@ -1,4 +1,5 @@
-"""Where e-mails go: an SMTP server, or (embedded default) `.eml` files in a folder.
+"""Where messages go: e-mails to an SMTP server or (embedded default) `.eml` files in a folder,
+webhook events to their receivers over HTTP.
 
 A transport is a context manager holding one connection for a whole batch. Failures are
 named: `TransientFailure` (try again later: 4xx, refused or dropped connection, timeout) and
@@ -10,12 +11,24 @@ from __future__ import annotations
 import contextlib
 import smtplib
 import ssl
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
+import httpx
+
 from workflow.emails import OutgoingEmail
 from workflow.settings import Settings
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    """A webhook event as the HTTP transport POSTs it."""
+
+    url: str
+    body: bytes
+    headers: dict[str, str]
 
 
 class TransientFailure(Exception):
@@ -72,12 +85,7 @@ class SmtpTransport:
         self._smtp = smtp
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         if self._smtp is not None:
             with contextlib.suppress(OSError, smtplib.SMTPException):
                 self._smtp.quit()
@@ -120,12 +128,7 @@ class EmlFolderTransport:
         self.folder.mkdir(parents=True, exist_ok=True)
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         return None
 
     def send(self, message: OutgoingEmail) -> None:
@@ -144,3 +147,38 @@ def transport_from(settings: Settings) -> Transport:
     if settings.mail_transport == "smtp":
         return SmtpTransport(settings)
     return EmlFolderTransport(settings.resolved_mail_dir())
+
+
+class HttpTransport:
+    """POSTs signed requests over one pooled httpx client per batch; 2xx is delivered."""
+
+    def __init__(self, timeout_seconds: float = 10.0) -> None:
+        self.timeout_seconds = timeout_seconds
+        self._client: httpx.Client | None = None
+
+    def __enter__(self) -> HttpTransport:
+        self._client = httpx.Client(timeout=self.timeout_seconds, follow_redirects=False)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def send(self, request: SignedRequest) -> None:
+        assert self._client is not None
+        try:
+            response = self._client.post(request.url, content=request.body, headers=request.headers)
+        except httpx.HTTPError as error:
+            raise TransientFailure(
+                f"{request.url}: {error}",
+                outcome_unknown=not isinstance(error, httpx.ConnectError),  # sent, no answer
+            ) from error
+        if response.is_success:
+            return
+        status = response.status_code
+        message = f"{request.url} svarade {status}"
+        # Timeouts, throttling and server errors may pass; other 4xx will not.
+        if status in (408, 425, 429) or status >= 500:
+            raise TransientFailure(message)
+        raise PermanentFailure(message)

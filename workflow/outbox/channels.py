@@ -1,0 +1,101 @@
+"""How each kind of outbox row travels: what a batch loads, and how each message is built.
+
+Both build only from the row and what it names (uploaded documents, a registered webhook):
+"Frozen when queued", `workflow.outbox`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from workflow.emails import Attachment, render_outgoing
+from workflow.models import Document, OutboxMessage, Webhook
+from workflow.outbox.rows import document_ids_of, invitation_of, made_files_of
+from workflow.outbox.transports import SignedRequest
+from workflow.settings import Settings
+
+SIGNATURE_HEADER = "X-Kvalitet-Signature"
+DELIVERY_HEADER = "X-Kvalitet-Delivery"
+EVENT_HEADER = "X-Kvalitet-Event"
+
+
+@dataclass(frozen=True)
+class Channel:
+    """How one kind of outbox row travels: what to load for a batch, how to build each."""
+
+    name: str
+    load: Callable[[Session, Sequence[OutboxMessage]], Any]
+    build: Callable[[OutboxMessage, Any, Settings], Any]
+
+
+def _load_documents(session: Session, messages: Sequence[OutboxMessage]) -> Any:
+    """The uploaded documents each message carries (by message id), in one query."""
+    wanted = {
+        doc_id: message.id or 0
+        for message in messages
+        for doc_id in document_ids_of(message.payload)
+    }
+    found: dict[int, list[Attachment]] = {}
+    if not wanted:
+        return found
+    for document in session.exec(select(Document).where(col(Document.id).in_(list(wanted)))):
+        found.setdefault(wanted[document.id or 0], []).append(
+            Attachment(document.filename, document.content_type, document.content)
+        )
+    return found
+
+
+def _build_email(message: OutboxMessage, documents: Any, settings: Settings) -> Any:
+    return render_outgoing(
+        message.kind,
+        to=message.recipient,
+        context=message.payload,
+        key=message.key,
+        date=message.created_at,
+        settings=settings,
+        attachments=made_files_of(message.payload) + documents.get(message.id or 0, []),
+        calendar=invitation_of(message.payload),
+    )
+
+
+EMAIL = Channel("email", _load_documents, _build_email)
+
+
+# --- webhooks: every transition POSTed as signed JSON ----------------------------------------
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _load_webhooks(session: Session, messages: Sequence[OutboxMessage]) -> Any:
+    ids = {int(m.recipient) for m in messages}
+    return {w.id: w for w in session.exec(select(Webhook).where(col(Webhook.id).in_(ids)))}
+
+
+def _build_request(message: OutboxMessage, webhooks: Any, settings: Settings) -> SignedRequest:
+    webhook = webhooks.get(int(message.recipient))
+    if webhook is None or not webhook.active:
+        raise ValueError("webhooken är borttagen")
+    body = json.dumps(message.payload, ensure_ascii=False, sort_keys=True).encode()
+    return SignedRequest(
+        url=webhook.url,
+        body=body,
+        headers={
+            "Content-Type": "application/json; charset=utf-8",
+            SIGNATURE_HEADER: sign(webhook.secret, body),
+            DELIVERY_HEADER: str(message.payload["delivery_id"]),
+            EVENT_HEADER: str(message.payload["event"]),
+            "User-Agent": "kvalitet-webhooks/1",
+        },
+    )
+
+
+WEBHOOK = Channel("webhook", _load_webhooks, _build_request)
