@@ -74,9 +74,10 @@ from workflow import services
 from workflow.db import make_engine, transaction, upgrade_schema
 from workflow.emails import message_id_for, render_email, render_outgoing
 from workflow.models import OutboxMessage, Reminder
+from workflow.outbox import channels, relay
+from workflow.outbox.transports import SmtpTransport
 from workflow.reminders import sweep_due_reminders
 from workflow.settings import Settings
-from workflow.transports import SmtpTransport
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -638,11 +639,11 @@ class _TimedSmtp(SmtpTransport):
 
 @contextmanager
 def _instrumented(result: Breakdown) -> Iterator[list[float]]:
-    """Wrap `render_outgoing` and `_record_sent` as workflow.outbox calls them, and Jinja's
-    Template.render and smtplib's sendmail inside them. Yields a one-item list: set it to the
-    batch's start; the first render after it closes the batch's claim."""
-    render = outbox_module.render_outgoing  # type: ignore[attr-defined]
-    record = outbox_module._record_sent
+    """Wrap `render_outgoing` and `_record_sent` as the outbox's channels and relay call them,
+    and Jinja's Template.render and smtplib's sendmail inside them. Yields a one-item list:
+    set it to the batch's start; the first render after it closes the batch's claim."""
+    render = channels.render_outgoing
+    record = relay._record_sent
     template_render, sendmail = jinja2.Template.render, smtplib.SMTP.sendmail
     batch_started = [0.0]
 
@@ -677,15 +678,15 @@ def _instrumented(result: Breakdown) -> Iterator[list[float]]:
         finally:
             result.record += time.perf_counter() - t0
 
-    outbox_module.render_outgoing = timed_render  # type: ignore[attr-defined]
-    outbox_module._record_sent = timed_record
+    channels.render_outgoing = timed_render
+    relay._record_sent = timed_record
     jinja2.Template.render = timed_template  # type: ignore[method-assign]
     smtplib.SMTP.sendmail = timed_sendmail  # type: ignore[method-assign]
     try:
         yield batch_started
     finally:
-        outbox_module.render_outgoing = render  # type: ignore[attr-defined]
-        outbox_module._record_sent = record
+        channels.render_outgoing = render
+        relay._record_sent = record
         jinja2.Template.render = template_render  # type: ignore[method-assign]
         smtplib.SMTP.sendmail = sendmail  # type: ignore[method-assign]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func
@@ -10,15 +9,6 @@ from sqlmodel import Session, col, select
 
 from workflow import outbox
 from workflow.models import Entry, OutboxMessage, Unit
-
-
-def oldest_queued_due_at(session: Session) -> datetime | None:
-    """When the longest-waiting queued message fell due, or None when nothing waits."""
-    return session.exec(
-        select(OutboxMessage.due_at)
-        .where(OutboxMessage.status == "queued")
-        .order_by(col(OutboxMessage.due_at))
-    ).first()
 
 
 def _message_query(visible: set[int] | None, status: str | None) -> Any:

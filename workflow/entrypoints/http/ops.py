@@ -10,13 +10,12 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy import text
 
-from workflow import db
+from workflow import db, outbox
 from workflow.auth import Forbidden
 from workflow.domain.access import Role
 from workflow.domain.errors import refusal
 from workflow.entrypoints.http.deps import ActorDep, now
 from workflow.metrics import WorkflowCollector
-from workflow.queries.messages import oldest_queued_due_at
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +28,12 @@ def healthz() -> JSONResponse:
     try:
         with db.transaction() as session:
             session.execute(text("SELECT 1"))
-            oldest = oldest_queued_due_at(session)
+            health = outbox.queue_health(session, now=now())
     except Exception as error:  # the database is down: say so, do not crash
         log.warning("health check failed: %s", error)
         return JSONResponse(status_code=503, content={"status": "error", "database": "down"})
-    age = max(0.0, (now() - oldest).total_seconds()) if oldest else 0.0
-    return JSONResponse(content={"status": "ok", "oldest_queued_age_seconds": round(age, 1)})
+    age = round(health.oldest_queued_age_seconds, 1)
+    return JSONResponse(content={"status": "ok", "oldest_queued_age_seconds": age})
 
 
 @router.get("/metrics", response_class=Response)
