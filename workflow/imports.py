@@ -11,7 +11,7 @@ import io
 from collections.abc import Mapping
 
 from workflow.domain.errors import InvalidInput, Reason, refusal
-from workflow.services import UnitSpec
+from workflow.services.registry import UnitSpec
 
 REQUIRED_COLUMNS = (
     "name",

@@ -6,7 +6,7 @@ from datetime import time
 
 import pytest
 
-from workflow.feeds import site_visit_hours, site_visit_span
+from workflow.domain.calendar import site_visit_hours, site_visit_span
 
 
 @pytest.mark.parametrize(

@@ -195,3 +195,9 @@ _EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 def is_email(value: str) -> bool:
     """A plain address, nothing that could smuggle a second header or recipient."""
     return bool(_EMAIL.match(value)) and "\n" not in value and "\r" not in value
+
+
+def unknown_award_class(name: str) -> Reason:
+    """The refusal of a class the award does not have, listing the ones it has."""
+    known = ", ".join(AWARD_CLASSES)
+    return Reason("unknown_award_class", f"Okänd klass '{name}' (giltiga: {known}).")

@@ -1,0 +1,1 @@
+"""Read-only queries: what the pages, the API and the CLI show."""
