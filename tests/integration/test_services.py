@@ -10,7 +10,7 @@ from email.parser import BytesParser
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import select
+from sqlmodel import Session, select
 
 import tasks.nudge
 from tests.conftest import NOW, attach_extract, seed_cycle, seed_entry, seed_unit
@@ -175,7 +175,7 @@ def test_ineligible_unit_names_every_failing_rule(engine: Engine) -> None:
         )
         unit = services.create_unit(
             session,
-            services.UnitSpec(
+            services.UnitCreate(
                 organisation_id=org.id or 0,
                 name="Liten enhet",
                 staff_count=4,
@@ -261,7 +261,7 @@ def test_unknown_entry_and_stage_are_named(engine: Engine) -> None:
 def test_unit_import_stores_all_rows_or_none(engine: Engine) -> None:
     """One bad row among good ones stores nothing; the error names the row."""
     seed_unit(engine, name="Befintlig")
-    good = services.UnitSpec(
+    good = services.UnitCreate(
         organisation_id=1,
         name="Ny enhet",
         staff_count=6,
@@ -271,7 +271,7 @@ def test_unit_import_stores_all_rows_or_none(engine: Engine) -> None:
         budget_in_balance=True,
         privately_run=False,
     )
-    bad = services.UnitSpec(**{**good.__dict__, "name": "Fel", "share_stockholm_residents": 7.0})
+    bad = services.UnitCreate(**{**good.__dict__, "name": "Fel", "share_stockholm_residents": 7.0})
     with pytest.raises(InvalidInput, match="Rad 3") as refused, transaction(engine) as session:
         services.import_units(session, [(2, good), (3, bad)])
     assert len(refused.value.reasons) == 1
@@ -527,6 +527,19 @@ def nudges_seen(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return seen
 
 
+def decide_on_board(session: Session, entry: Entry) -> None:
+    """A change that queues an e-mail (the decision, to the coordinator)."""
+    services.advance_entry(
+        session,
+        entry_id=entry.id or 0,
+        target="board_decision",
+        version=entry.version,
+        actor="handläggare",
+        now=NOW,
+        data=BOARD,
+    )
+
+
 def test_a_transaction_that_queues_a_message_nudges_once_after_commit(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -534,15 +547,7 @@ def test_a_transaction_that_queues_a_message_nudges_once_after_commit(
     entry = seed_entry(engine)
     seen = nudges_seen(engine, monkeypatch)
     with transaction(engine) as session:
-        services.advance_entry(
-            session,
-            entry_id=entry.id or 0,
-            target="board_decision",
-            version=entry.version,
-            actor="handläggare",
-            now=NOW,
-            data=BOARD,
-        )
+        decide_on_board(session, entry)
         assert seen == []  # nothing before the commit
     with transaction(engine) as session:
         queued = len(session.exec(select(OutboxMessage)).all())
@@ -556,15 +561,7 @@ def test_a_rolled_back_transaction_does_not_nudge(
     entry = seed_entry(engine)
     seen = nudges_seen(engine, monkeypatch)
     with pytest.raises(RuntimeError), transaction(engine) as session:
-        services.advance_entry(
-            session,
-            entry_id=entry.id or 0,
-            target="board_decision",
-            version=entry.version,
-            actor="handläggare",
-            now=NOW,
-            data=BOARD,
-        )
+        decide_on_board(session, entry)
         raise RuntimeError("the caller fails after the change")
     with transaction(engine) as session:  # a later commit that queues nothing stays quiet
         session.get(Entry, entry.id)

@@ -211,21 +211,16 @@ def site_visit_hours(facts: Mapping[str, Mapping[str, Any]]) -> tuple[time, time
         return SITE_VISIT_TIME
 
 
-def ceremony_hours_reason(span: tuple[time, time]) -> Reason | None:
-    """Why the ceremony's hours cannot stand, or None."""
-    if span[1] > span[0]:
-        return None
-    return Reason(
-        "ceremony_hours",
-        f"Prisutdelningen måste sluta efter att den börjar ({span[0]:%H:%M}–{span[1]:%H:%M}).",
-    )
+# What is said when an event would end before it starts, by the reason's code.
+_ENDS_BEFORE_IT_STARTS = {
+    "ceremony_hours": "Prisutdelningen måste sluta efter att den börjar",
+    "site_visit_hours": "Platsbesöket måste sluta efter att det börjar",
+}
 
 
-def site_visit_hours_reason(span: tuple[time, time]) -> Reason | None:
-    """Why a site visit's hours cannot stand, or None."""
+def hours_reason(code: str, span: tuple[time, time]) -> Reason | None:
+    """Why the hours of the ceremony (`ceremony_hours`) or of a site visit (`site_visit_hours`)
+    cannot stand, or None."""
     if span[1] > span[0]:
         return None
-    return Reason(
-        "site_visit_hours",
-        f"Platsbesöket måste sluta efter att det börjar ({span[0]:%H:%M}–{span[1]:%H:%M}).",
-    )
+    return Reason(code, f"{_ENDS_BEFORE_IT_STARTS[code]} ({span[0]:%H:%M}–{span[1]:%H:%M}).")

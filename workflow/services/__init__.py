@@ -9,6 +9,7 @@ operations.py: outbox retries, webhooks, feed tokens. Every use case is re-expor
 from __future__ import annotations
 
 from workflow.domain.stages import parse_stage
+from workflow.models import UnitCreate
 from workflow.queries.entries import (
     ENTRY_PAGE_MAX,
     CycleOverview,
@@ -44,7 +45,6 @@ from workflow.services.operations import (
 from workflow.services.registry import (
     ORGANISATION_KINDS,
     NewUser,
-    UnitSpec,
     assign_examiner,
     create_cycle,
     create_organisation,
@@ -55,6 +55,9 @@ from workflow.services.registry import (
     update_cycle_deadlines,
 )
 
+# The old name of `UnitCreate`, for the entrypoints, the demo and the benches until they move.
+UnitSpec = UnitCreate
+
 __all__ = [
     "DOCUMENT_KINDS",
     "ENTRY_PAGE_MAX",
@@ -63,6 +66,7 @@ __all__ = [
     "CycleOverview",
     "NewFeedToken",
     "NewUser",
+    "UnitCreate",
     "UnitSpec",
     "advance_entry",
     "assign_examiner",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime, time
 from typing import Any
 
@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from workflow import feeds, reminders, webhooks
 from workflow.db import get_existing
 from workflow.domain import rules
-from workflow.domain.calendar import STOCKHOLM, site_visit_hours_reason, site_visit_span
+from workflow.domain.calendar import STOCKHOLM, hours_reason, site_visit_span
 from workflow.domain.errors import (
     Ineligible,
     InvalidInput,
@@ -117,15 +117,12 @@ def _class_in_cycle(award_class: str, cycle: Cycle) -> str:
     return class_code
 
 
+# The facts eligibility is judged on, by the names the unit's fields share with them.
+_FACT_NAMES = frozenset(field.name for field in fields(rules.UnitFacts))
+
+
 def _unit_facts(unit: Unit) -> rules.UnitFacts:
-    return rules.UnitFacts(
-        staff_count=unit.staff_count,
-        manager_has_budget_and_staff_responsibility=unit.manager_has_budget_and_staff_responsibility,
-        has_business_plan=unit.has_business_plan,
-        share_stockholm_residents=unit.share_stockholm_residents,
-        budget_in_balance=unit.budget_in_balance,
-        privately_run=unit.privately_run,
-    )
+    return rules.UnitFacts(**unit.model_dump(include=set(_FACT_NAMES)))
 
 
 # --- moving ----------------------------------------------------------------------------------
@@ -379,7 +376,7 @@ def _booking(on: date, starts_at: time | None, ends_at: time | None) -> dict[str
     if implausible is not None:
         raise InvalidInput((implausible,))
     span = site_visit_span(starts_at, ends_at)
-    wrong_hours = site_visit_hours_reason(span)
+    wrong_hours = hours_reason("site_visit_hours", span)
     if wrong_hours is not None:
         raise InvalidInput((wrong_hours,))
     return {

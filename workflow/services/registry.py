@@ -16,9 +16,17 @@ from workflow.auth import entry_scope, hash_password, hash_token
 from workflow.db import get_existing
 from workflow.domain import rules
 from workflow.domain.access import Role, examiner_conflict
-from workflow.domain.calendar import ceremony_hours_reason, ceremony_span
+from workflow.domain.calendar import ceremony_span, hours_reason
 from workflow.domain.errors import Conflict, InvalidInput, NotFound, Reason, refusal
-from workflow.models import Cycle, Entry, ExaminerAssignment, Organisation, Unit, User
+from workflow.models import (
+    Cycle,
+    Entry,
+    ExaminerAssignment,
+    Organisation,
+    Unit,
+    UnitCreate,
+    User,
+)
 from workflow.services._rows import insert_or_conflict
 
 ORGANISATION_KINDS = {"forvaltning": "förvaltning", "bolag": "bolag"}
@@ -41,7 +49,7 @@ def create_cycle(
 ) -> Cycle:
     reasons = list(rules.cycle_reasons(year, contribution_deadline, extract_deadline, winners_date))
     ceremony = ceremony_span(ceremony_starts_at, ceremony_ends_at)
-    wrong_hours = ceremony_hours_reason(ceremony)
+    wrong_hours = hours_reason("ceremony_hours", ceremony)
     if wrong_hours is not None:
         reasons.append(wrong_hours)
     if not rules.is_email(award_office_email):
@@ -137,24 +145,7 @@ def create_organisation(
     )
 
 
-@dataclass(frozen=True)
-class UnitSpec:
-    """A unit as registered; what `create_unit` and the CSV import take."""
-
-    organisation_id: int
-    name: str
-    staff_count: int
-    manager_has_budget_and_staff_responsibility: bool
-    has_business_plan: bool
-    share_stockholm_residents: float
-    budget_in_balance: bool
-    privately_run: bool
-    contact_email: str | None = None
-    earlier_participation_years: tuple[int, ...] = ()
-    earlier_participation_count: int = 0
-
-
-def unit_spec_reasons(spec: UnitSpec) -> tuple[Reason, ...]:
+def unit_spec_reasons(spec: UnitCreate) -> tuple[Reason, ...]:
     """What makes the spec impossible to store (not what makes the unit ineligible)."""
     reasons = list(rules.unit_fact_reasons(spec.staff_count, spec.share_stockholm_residents))
     reasons.extend(rules.name_reasons("Enhetens namn", spec.name))
@@ -170,7 +161,7 @@ def unit_spec_reasons(spec: UnitSpec) -> tuple[Reason, ...]:
     return tuple(reasons)
 
 
-def create_unit(session: Session, spec: UnitSpec) -> Unit:
+def create_unit(session: Session, spec: UnitCreate) -> Unit:
     reasons = unit_spec_reasons(spec)
     if reasons:
         raise InvalidInput(reasons)
@@ -183,24 +174,20 @@ def create_unit(session: Session, spec: UnitSpec) -> Unit:
     )
 
 
-def _unit_from(spec: UnitSpec) -> Unit:
+def _unit_from(spec: UnitCreate) -> Unit:
     years = sorted(set(spec.earlier_participation_years))
     return Unit(
-        organisation_id=spec.organisation_id,
-        name=spec.name.strip(),
-        staff_count=spec.staff_count,
-        manager_has_budget_and_staff_responsibility=spec.manager_has_budget_and_staff_responsibility,
-        has_business_plan=spec.has_business_plan,
-        share_stockholm_residents=spec.share_stockholm_residents,
-        budget_in_balance=spec.budget_in_balance,
-        privately_run=spec.privately_run,
-        contact_email=spec.contact_email or None,
-        earlier_participation_years=years,
-        earlier_participation_count=max(spec.earlier_participation_count, len(years)),
+        **{
+            **spec.model_dump(),
+            "name": spec.name.strip(),
+            "contact_email": spec.contact_email or None,
+            "earlier_participation_years": years,
+            "earlier_participation_count": max(spec.earlier_participation_count, len(years)),
+        }
     )
 
 
-def import_units(session: Session, specs: Sequence[tuple[int, UnitSpec]]) -> list[Unit]:
+def import_units(session: Session, specs: Sequence[tuple[int, UnitCreate]]) -> list[Unit]:
     """Create every unit or none; reasons name the CSV row (the int beside each spec)."""
     reasons = _import_reasons(session, specs)
     if reasons:
@@ -216,7 +203,7 @@ def import_units(session: Session, specs: Sequence[tuple[int, UnitSpec]]) -> lis
     return units
 
 
-def _import_reasons(session: Session, specs: Sequence[tuple[int, UnitSpec]]) -> list[Reason]:
+def _import_reasons(session: Session, specs: Sequence[tuple[int, UnitCreate]]) -> list[Reason]:
     reasons: list[Reason] = []
     known_orgs = set(session.exec(select(Organisation.id)).all())
     existing = {
