@@ -30,6 +30,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in both databases
+
+
 def _json_column() -> Any:
     return Column(JSON, nullable=False)
 

@@ -16,8 +16,10 @@ import tasks.nudge
 from tests.conftest import NOW, attach_extract, seed_cycle, seed_entry, seed_unit
 from workflow import services
 from workflow.db import transaction
+from workflow.domain.access import Actor, Role
 from workflow.domain.errors import (
     Conflict,
+    Forbidden,
     Ineligible,
     InvalidInput,
     NotFound,
@@ -566,3 +568,71 @@ def test_a_rolled_back_transaction_does_not_nudge(
     with transaction(engine) as session:  # a later commit that queues nothing stays quiet
         session.get(Entry, entry.id)
     assert seen == []
+
+
+def people_of(engine: Engine, entry: Entry) -> tuple[Actor, Actor, Actor]:
+    """The entry's own coordinator and unit contact, and another organisation's coordinator."""
+    with transaction(engine) as session:
+        unit = session.get_one(Unit, entry.unit_id)
+    own = Actor(1, "samordnare", Role.COORDINATOR, organisation_id=unit.organisation_id)
+    contact = Actor(2, "chef", Role.UNIT_CONTACT, unit.organisation_id, unit_id=unit.id)
+    other = Actor(3, "annan", Role.COORDINATOR, organisation_id=unit.organisation_id + 1000)
+    return own, contact, other
+
+
+def move_as(engine: Engine, entry: Entry, acting: Actor, target: str = "board_decision") -> Entry:
+    with transaction(engine) as session:
+        return services.advance_entry(
+            session,
+            entry_id=entry.id or 0,
+            target=target,
+            version=entry.version,
+            actor=acting.name,
+            now=NOW,
+            data=BOARD,
+            acting=acting,
+        )
+
+
+def test_a_move_the_actors_role_may_not_make_is_forbidden(engine: Engine) -> None:
+    """The use case checks who acts: a unit contact records no board decision."""
+    entry = seed_entry(engine)
+    _, contact, _ = people_of(engine, entry)
+    before = snapshot(engine, entry.id or 0)
+    with pytest.raises(Forbidden):
+        move_as(engine, entry, contact)
+    assert snapshot(engine, entry.id or 0) == before
+
+
+def test_an_entry_the_actor_may_not_see_is_not_found(engine: Engine) -> None:
+    """Another organisation's entry answers as one that does not exist: nothing leaks."""
+    entry = seed_entry(engine)
+    _, _, other = people_of(engine, entry)
+    with pytest.raises(NotFound):
+        move_as(engine, entry, other)
+    with pytest.raises(NotFound):
+        move_as(engine, Entry(id=2**40, version=1), other)  # beyond any id: not looked up
+
+
+def test_the_entrys_own_coordinator_may_move_it(engine: Engine) -> None:
+    """The same check lets through whom the access table lets through."""
+    entry = seed_entry(engine)
+    own, _, _ = people_of(engine, entry)
+    assert move_as(engine, entry, own).stage == "board_decision"
+
+
+def test_booking_a_site_visit_is_for_whoever_may_record_the_examination(engine: Engine) -> None:
+    """One rule for every entrypoint: the examination's movers book its visit."""
+    entry = seed_entry(engine, privately_run=True)
+    entry = advance(engine, entry.id or 0, "submitted", entry.version)
+    own, _, _ = people_of(engine, entry)
+    with pytest.raises(Forbidden), transaction(engine) as session:
+        services.schedule_site_visit(
+            session,
+            entry_id=entry.id or 0,
+            version=entry.version,
+            on=date(2024, 9, 3),
+            actor=own.name,
+            now=NOW,
+            acting=own,
+        )

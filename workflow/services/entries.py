@@ -19,10 +19,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from workflow import feeds, reminders, webhooks
+from workflow.auth import scope_for
 from workflow.db import get_existing
 from workflow.domain import rules
+from workflow.domain.access import Actor, can_see, may_move
 from workflow.domain.calendar import STOCKHOLM, hours_reason, site_visit_span
 from workflow.domain.errors import (
+    Forbidden,
     Ineligible,
     InvalidInput,
     NotFound,
@@ -48,7 +51,7 @@ from workflow.domain.stages import (
     parse_stage,
     plan_transition,
 )
-from workflow.models import Cycle, Document, Entry, Organisation, Unit
+from workflow.models import MAX_ID, Cycle, Document, Entry, Organisation, Unit
 from workflow.services._messages import _outbox_rows
 from workflow.services._rows import insert_or_conflict
 from workflow.writes import EntryChange, apply_change
@@ -125,6 +128,26 @@ def _unit_facts(unit: Unit) -> rules.UnitFacts:
     return rules.UnitFacts(**unit.model_dump(include=set(_FACT_NAMES)))
 
 
+# --- who may ------------------------------------------------------------------------------------
+
+
+def check_move(session: Session, acting: Actor | None, entry_id: int, target: Stage | str) -> Stage:
+    """`target` as a stage, once `acting` is known to see the entry and to be allowed to move
+    it there (the rules of `domain.access`). An entry it may not see is NotFound, like one that
+    does not exist, so nothing leaks; a move its role may not make is Forbidden. None for
+    `acting` is the operator's own hand (the CLI on the server, a task): nothing to check."""
+    if acting is None:
+        return parse_stage(target)
+    scope = scope_for(session, acting, entry_id) if 1 <= entry_id <= MAX_ID else None
+    if scope is None or not can_see(acting, scope):
+        raise not_found("Posten", entry_id)
+    stage = parse_stage(target)
+    reason = may_move(acting, scope, stage)
+    if reason is not None:
+        raise Forbidden((reason,))
+    return stage
+
+
 # --- moving ----------------------------------------------------------------------------------
 
 
@@ -181,14 +204,16 @@ def advance_entry(
     now: datetime,
     note: str | None = None,
     data: Mapping[str, str] | None = None,
+    acting: Actor | None = None,
 ) -> Entry:
     """Move an entry to `target` from the version the caller saw.
 
     Raises StaleVersion when the entry changed since `version` (nothing is changed), and
     TransitionRefused with every reason when the table or a guard says no. A contribution that
     arrives before the board stages are done is kept, and the entry moves on by itself later.
+    With `acting`, the move is first checked against what that person may do (`check_move`).
     """
-    target_stage = parse_stage(target)
+    target_stage = check_move(session, acting, entry_id, target)
     loaded = _load_for_change(session, entry_id, version)
     entry, unit, cycle = loaded.entry, loaded.unit, loaded.cycle
     reminders_before = reminders.depends_on(entry)
@@ -273,7 +298,14 @@ def _history_of_plan(
 
 
 def withdraw_entry(
-    session: Session, *, entry_id: int, version: int, actor: str, now: datetime, note: str
+    session: Session,
+    *,
+    entry_id: int,
+    version: int,
+    actor: str,
+    now: datetime,
+    note: str,
+    acting: Actor | None = None,
 ) -> Entry:
     """Withdraw the participation (återkalla); a reason is required."""
     return advance_entry(
@@ -284,6 +316,7 @@ def withdraw_entry(
         actor=actor,
         now=now,
         note=note,
+        acting=acting,
     )
 
 
@@ -296,6 +329,7 @@ def record_contribution(
     now: datetime,
     submitted_on: date | None = None,
     title: str | None = None,
+    acting: Actor | None = None,
 ) -> Entry:
     """Record the written contribution (skriftligt bidrag), whatever stage the entry is in."""
     data = {"submitted_on": (submitted_on or now.astimezone(STOCKHOLM).date()).isoformat()}
@@ -309,6 +343,7 @@ def record_contribution(
         actor=actor,
         now=now,
         data=data,
+        acting=acting,
     )
 
 
@@ -326,13 +361,16 @@ def schedule_site_visit(
     note: str | None = None,
     starts_at: time | None = None,
     ends_at: time | None = None,
+    acting: Actor | None = None,
 ) -> Entry:
     """Book the examiners' site visit (platsbesök) for a submitted entry and tell the unit.
 
     A fact, not a stage: the history gets an event that stays in `submitted`, and the
     version moves on like for any change, so two people booking at once cannot both win.
     The hours (Stockholm time) default to 09:00–12:00, or three hours from the one given.
+    Whoever may record the examination may book its visit (with `acting`, checked).
     """
+    check_move(session, acting, entry_id, Stage.EXAMINED)
     booked = _booking(on, starts_at, ends_at)
     loaded = _load_for_change(session, entry_id, version)
     entry, unit, organisation = loaded.entry, loaded.unit, loaded.organisation
@@ -390,6 +428,8 @@ def _booking(on: date, starts_at: time | None, ends_at: time | None) -> dict[str
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 DOCUMENT_KINDS = {"extract": "protokollsutdrag", "contribution": "bidrag"}
+# The stage each kind of file is for: who may move the entry there may upload it.
+UPLOAD_FOR = {"extract": Stage.EXTRACT_SENT, "contribution": Stage.SUBMITTED}
 
 
 def attach_document(
@@ -401,8 +441,11 @@ def attach_document(
     data: bytes,
     actor: str,
     now: datetime,
+    acting: Actor | None = None,
 ) -> Document:
-    """Keep an uploaded file with its entry; the minutes extract must be a PDF of at most 20 MB."""
+    """Keep an uploaded file with its entry; the minutes extract must be a PDF of at most 20 MB.
+    Whoever may move the entry to the stage the file is for may upload it (with `acting`)."""
+    check_move(session, acting, entry_id, UPLOAD_FOR.get(kind, Stage.SUBMITTED))
     get_existing(session, Entry, entry_id, "Posten")
     reasons: list[Reason] = []
     if kind not in DOCUMENT_KINDS:
