@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import bindparam
 from sqlalchemy import select as sa_select
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from workflow import feeds, reminders, webhooks
@@ -30,7 +29,6 @@ from workflow.domain.errors import (
     InvalidInput,
     NotFound,
     Reason,
-    StaleVersion,
     TransitionRefused,
     not_found,
     refusal,
@@ -52,9 +50,9 @@ from workflow.domain.stages import (
     plan_transition,
 )
 from workflow.models import MAX_ID, Cycle, Document, Entry, Organisation, Unit
+from workflow.services._change import change_of, history_row, settle, stale_version, write_change
 from workflow.services._messages import _outbox_rows
 from workflow.services._rows import insert_or_conflict
-from workflow.writes import EntryChange, apply_change
 
 # --- registering ---------------------------------------------------------------------------------
 
@@ -92,18 +90,16 @@ def create_entry(
     organisation = get_existing(session, Organisation, unit.organisation_id, "Organisationen")
     created = {"award_class": class_code, "year": year}
     history = [
-        _history_row(
-            entry_id, 1, None, Stage.NOTIFIED, actor=actor, at=now, note=None, data=created
-        )
+        history_row(entry_id, 1, None, Stage.NOTIFIED, actor=actor, at=now, note=None, data=created)
     ]
     specs = messages_on_creation(privately_run=unit.privately_run)
     outbox = _outbox_rows(entry, unit, cycle, specs, now, None, organisation)
     outbox += webhooks.transition_event_rows(
         session, entry_id=entry_id, events=[(1, None, Stage.NOTIFIED.value)], actor=actor, at=now
     )
-    change = _change_of(entry, None, history, outbox)
+    change = change_of(entry, None, history, outbox)
     change.reminders = reminders.reminder_changes(session.connection(), entry, unit, cycle, now)
-    _write(session, change, entry)
+    write_change(session, change, entry)
     return entry
 
 
@@ -190,7 +186,7 @@ def _load_for_change(session: Session, entry_id: int, version: int) -> _Loaded:
     loaded = _Loaded(*row)
     keep_for_transaction(session, loaded.unit, loaded.organisation, loaded.cycle)
     if loaded.entry.version != version:
-        raise _stale(loaded.entry, version)
+        raise stale_version(loaded.entry, version)
     return loaded
 
 
@@ -227,7 +223,7 @@ def advance_entry(
     attachments = _extract_attachments(session, entry_id, plan)
     history = _history_of_plan(entry, plan, actor=actor, at=now, note=note)
     facts, pending = _facts_after(entry, plan)
-    _settle(entry, plan.final_stage or state.stage, version + len(history), facts, pending, now)
+    settle(entry, plan.final_stage or state.stage, version + len(history), facts, pending, now)
     specs = messages_for_plan(plan)
     outbox = _outbox_rows(entry, unit, cycle, specs, now, attachments, loaded.organisation)
     if loaded.webhooks_listen:
@@ -238,10 +234,10 @@ def advance_entry(
         outbox += webhooks.transition_event_rows(
             session, entry_id=entry_id, events=events, actor=actor, at=now
         )
-    change = _change_of(entry, version, history, outbox)
+    change = change_of(entry, version, history, outbox)
     if reminders.depends_on(entry) != reminders_before:
         change.reminders = reminders.reminder_changes(session.connection(), entry, unit, cycle, now)
-    _write(session, change, entry)
+    write_change(session, change, entry)
     return entry
 
 
@@ -278,12 +274,12 @@ def _history_of_plan(
         data = {"kept_for": kept_stage.value, **plan.kept[kept_stage]}
         note = note or _kept_note(kept_stage)
         return [
-            _history_row(
+            history_row(
                 entry_id, version + 1, stage, stage, actor=actor, at=at, note=note, data=data
             )
         ]
     return [
-        _history_row(
+        history_row(
             entry_id,
             version + offset,
             step.source,
@@ -384,12 +380,12 @@ def schedule_site_visit(
     hours = f"{booked['starts_at']}–{booked['ends_at']}"
     note = note or f"Platsbesök bokat {on.isoformat()} kl. {hours}."
     history = [
-        _history_row(
+        history_row(
             entry_id, version + 1, stage, stage, actor=actor, at=now, note=note, data=dict(booked)
         )
     ]
     facts = {**entry.facts, "site_visit": booked}
-    _settle(entry, stage, version + 1, facts, entry.pending, now)
+    settle(entry, stage, version + 1, facts, entry.pending, now)
     extra: dict[str, Any] = dict(booked)
     if unit.contact_email:  # no address: no e-mail, so no invitation either
         # Stored with the message, so a retry sends exactly the same invitation.
@@ -404,7 +400,7 @@ def schedule_site_visit(
         )
     notice = [MessageSpec("site_visit_notice", Recipient.UNIT_CONTACT, Stage.SUBMITTED)]
     outbox = _outbox_rows(entry, unit, loaded.cycle, notice, now, None, organisation, extra)
-    _write(session, _change_of(entry, version, history, outbox), entry)
+    write_change(session, change_of(entry, version, history, outbox), entry)
     return entry
 
 
@@ -492,81 +488,6 @@ def _latest_document(session: Session, entry_id: int, kind: str) -> Document | N
     ).first()
 
 
-# --- the one write path --------------------------------------------------------------------------
-
-
-def _history_row(
-    entry_id: int,
-    version: int,
-    source: Stage | None,
-    target: Stage,
-    *,
-    actor: str,
-    at: datetime,
-    note: str | None,
-    data: dict[str, Any],
-) -> dict[str, Any]:
-    """One history event: the entry reached `version` moving from `source` to `target`."""
-    return {
-        "entry_id": entry_id,
-        "version": version,
-        "from_stage": source,
-        "to_stage": target,
-        "actor": actor,
-        "at": at,
-        "note": note,
-        "data": data,
-    }
-
-
-def _settle(
-    entry: Entry,
-    stage: Stage,
-    version: int,
-    facts: dict[str, Any],
-    pending: dict[str, Any],
-    now: datetime,
-) -> None:
-    """The entry as it will be, in memory only: the messages and the reminder plan are built
-    from it, and the write stores the same values without marking the entry dirty."""
-    for name, value in (
-        ("stage", stage.value),
-        ("version", version),
-        ("facts", facts),
-        ("pending", pending),
-        ("updated_at", now),
-    ):
-        set_committed_value(entry, name, value)
-
-
-def _change_of(
-    entry: Entry,
-    seen_version: int | None,
-    history: list[dict[str, Any]],
-    outbox: list[dict[str, Any]],
-) -> EntryChange:
-    """The change that stores `entry` as it now is in memory, from `seen_version`."""
-    return EntryChange(
-        entry_id=entry.id or 0,
-        seen_version=seen_version,
-        stage=entry.stage,
-        version=entry.version,
-        facts=entry.facts,
-        pending=entry.pending,
-        at=entry.updated_at,
-        history=history,
-        outbox=outbox,
-    )
-
-
-def _write(session: Session, change: EntryChange, entry: Entry) -> None:
-    """Write `change`; compare-and-set: only the writer that still sees the version it read
-    wins, the rest get StaleVersion (and nothing of theirs is written)."""
-    if not apply_change(session, change):
-        session.rollback()
-        raise _stale(entry, change.seen_version or 0)
-
-
 def _automatic_note(stage: Stage) -> str:
     return f"Automatiskt: {STAGE_LABELS_SV[stage].lower()} var redan registrerat."
 
@@ -575,16 +496,4 @@ def _kept_note(stage: Stage) -> str:
     return (
         f"{STAGE_LABELS_SV[stage]} registrerat i förväg; posten går vidare när tidigare steg "
         "är klara."
-    )
-
-
-def _stale(entry: Entry, version: int) -> StaleVersion:
-    return StaleVersion(
-        (
-            Reason(
-                "stale_version",
-                f"Posten {entry.id} har ändrats (du utgick från version {version}); "
-                "läs in den igen och försök på nytt.",
-            ),
-        )
     )
