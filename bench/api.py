@@ -57,7 +57,7 @@ import transitions as service_bench  # bench/transitions.py, beside this file
 from _support import free_port, percentile, scratch_database
 from sqlalchemy.exc import OperationalError
 
-from workflow import auth
+from workflow import services
 from workflow.db import make_engine, transaction, upgrade_schema
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,7 +94,7 @@ def seed(url: str, entries: int) -> tuple[list[tuple[int, int]], str]:
         upgrade_schema(engine)
         seeded = service_bench.seed(engine, entries)
         with transaction(engine) as session:
-            created = auth.create_user(
+            created = services.create_user(
                 session, name="bench-admin", role="admin", now=datetime.now(UTC)
             )
         return seeded, created.token

@@ -326,7 +326,7 @@ def plan(engine: Engine, entries: int) -> None:
             for number in range(start, min(start + batch, entries)):
                 unit = services.create_unit(
                     session,
-                    services.UnitSpec(
+                    services.UnitCreate(
                         organisation_id=organisation_id,
                         name=f"Enhet {number:05d}",
                         staff_count=12,

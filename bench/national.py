@@ -90,6 +90,7 @@ from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
+from workflow import services
 from workflow.db import make_engine, upgrade_schema
 from workflow.domain.calendar import (
     Deadline,
@@ -1234,7 +1235,7 @@ def profile_pages(database_url: str, data_dir: Path) -> None:
             _, web_session = auth.login(
                 session, name=ADMIN_NAME, password=ADMIN_PASSWORD, now=datetime.now(UTC)
             )
-            token = auth.create_user(
+            token = services.create_user(
                 session, name=f"profile-{os.getpid()}", role="admin", now=datetime.now(UTC)
             ).token
         for path, headers in (

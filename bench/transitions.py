@@ -165,7 +165,7 @@ def seed(engine: Engine, entries: int) -> list[tuple[int, int]]:
             for number in range(start, min(start + batch, entries)):
                 unit = services.create_unit(
                     session,
-                    services.UnitSpec(
+                    services.UnitCreate(
                         organisation_id=organisation_id,
                         name=f"Enhet {number:05d}",
                         staff_count=12,

@@ -106,7 +106,7 @@ def seed_unit(
         assert org.id is not None
         unit = services.create_unit(
             session,
-            services.UnitSpec(
+            services.UnitCreate(
                 organisation_id=org.id,
                 name=name,
                 staff_count=staff_count,

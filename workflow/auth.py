@@ -1,4 +1,4 @@
-"""Users, API tokens, passwords, web sessions and examiner assignments (use cases).
+"""Who is acting: API tokens, passwords, web sessions, and which entries each actor may see.
 
 Tokens are 256-bit random strings shown once and stored as sha256 (a fast hash is right for
 high-entropy secrets); passwords are people's choices and are stored with argon2.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import cast
@@ -19,29 +18,19 @@ from sqlalchemy import ColumnElement, bindparam, delete, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from workflow.domain import rules
 from workflow.domain.access import (
     JURY_SEES,
     Actor,
     EntryScope,
     Role,
     can_see,
-    examiner_conflict,
 )
-from workflow.domain.errors import (
-    Conflict,
-    InvalidInput,
-    NotFound,
-    Reason,
-    WorkflowError,
-    refusal,
-)
+from workflow.domain.errors import TooManyAttempts, Unauthenticated, refusal
 from workflow.domain.stages import Stage
 from workflow.models import (
     Entry,
     ExaminerAssignment,
     LoginAttempt,
-    Organisation,
     Unit,
     User,
     WebSession,
@@ -53,81 +42,12 @@ MAX_FAILED_LOGINS = 5
 _hasher = PasswordHasher()
 
 
-class Unauthenticated(WorkflowError):
-    """No valid token or session."""
-
-
-class Forbidden(WorkflowError):
-    """Authenticated, but this role may not do this."""
-
-
-class TooManyAttempts(WorkflowError):
-    """Too many failed logins for this name; wait and try again."""
-
-
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class NewUser:
-    user: User
-    token: str  # shown once, never stored
-
-
-def create_user(
-    session: Session,
-    *,
-    name: str,
-    role: str,
-    now: datetime,
-    organisation_id: int | None = None,
-    unit_id: int | None = None,
-    password: str | None = None,
-) -> NewUser:
-    reasons = list(rules.name_reasons("Användarnamnet", name))
-    try:
-        parsed_role = Role(role)
-    except ValueError:
-        known = ", ".join(r.value for r in Role)
-        raise refusal(
-            InvalidInput, "unknown_role", f"Okänd roll '{role}' (giltiga: {known})."
-        ) from None
-    if parsed_role == Role.COORDINATOR and organisation_id is None:
-        reasons.append(Reason("missing_organisation", "En samordnare behöver --organisation."))
-    if parsed_role == Role.EXAMINER and organisation_id is None:
-        # Needed for the conflict-of-interest rule: no one examines their own administration.
-        reasons.append(
-            Reason("missing_organisation", "En examinator behöver --organisation (för jävsregeln).")
-        )
-    if parsed_role == Role.UNIT_CONTACT and unit_id is None:
-        reasons.append(Reason("missing_unit", "En kontaktperson behöver --unit."))
-    if password is not None and len(password) < 10:
-        reasons.append(Reason("weak_password", "Lösenordet måste ha minst 10 tecken."))
-    if reasons:
-        raise InvalidInput(reasons)
-    if organisation_id is not None and session.get(Organisation, organisation_id) is None:
-        raise refusal(NotFound, "not_found", f"Organisationen med id {organisation_id} finns inte.")
-    if unit_id is not None:
-        unit = session.get(Unit, unit_id)
-        if unit is None:
-            raise refusal(NotFound, "not_found", f"Enheten med id {unit_id} finns inte.")
-        organisation_id = organisation_id or unit.organisation_id
-    if session.exec(select(User).where(User.name == name.strip())).first() is not None:
-        raise refusal(Conflict, "user_exists", f"Användaren '{name}' finns redan.")
-    token = secrets.token_urlsafe(32)
-    user = User(
-        name=name.strip(),
-        role=parsed_role.value,
-        organisation_id=organisation_id,
-        unit_id=unit_id,
-        token_hash=hash_token(token),
-        password_hash=_hasher.hash(password) if password else None,
-        created_at=now,
-    )
-    session.add(user)
-    session.flush()
-    return NewUser(user, token)
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
 
 
 def actor_of(user: User) -> Actor:
@@ -246,34 +166,6 @@ def entry_scope(session: Session, entry: Entry) -> EntryScope:
         stage=Stage(entry.stage),
         examiner_ids=frozenset(examiners),
     )
-
-
-def assign_examiner(
-    session: Session, *, entry_id: int, examiner_id: int, assigned_by: str, now: datetime
-) -> ExaminerAssignment:
-    """Assign an examiner to an entry; refused (jäv) for one from the entry's organisation."""
-    entry = session.get(Entry, entry_id)
-    if entry is None:
-        raise refusal(NotFound, "not_found", f"Posten med id {entry_id} finns inte.")
-    examiner = session.get(User, examiner_id)
-    if examiner is None or examiner.role != Role.EXAMINER:
-        raise refusal(NotFound, "not_found", f"Examinatorn med id {examiner_id} finns inte.")
-    conflict = examiner_conflict(examiner.organisation_id, entry_scope(session, entry))
-    if conflict is not None:
-        raise Conflict((conflict,))
-    existing = session.exec(
-        select(ExaminerAssignment).where(
-            ExaminerAssignment.entry_id == entry_id, ExaminerAssignment.user_id == examiner_id
-        )
-    ).first()
-    if existing is not None:
-        return existing
-    assignment = ExaminerAssignment(
-        entry_id=entry_id, user_id=examiner_id, assigned_by=assigned_by, created_at=now
-    )
-    session.add(assignment)
-    session.flush()
-    return assignment
 
 
 def visible_entries(actor: Actor) -> ColumnElement[bool] | None:

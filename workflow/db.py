@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, Insert, Table, create_engine, event, insert
 from sqlmodel import Session, SQLModel
 
+from workflow.domain.errors import not_found
+from workflow.models import OutboxMessage
 from workflow.settings import get_settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -44,7 +50,11 @@ def get_engine(url: str | None = None) -> Engine:
 
 @contextmanager
 def transaction(engine: Engine | None = None) -> Iterator[Session]:
-    """One unit of work: commit when the block ends normally, roll back on any exception."""
+    """One unit of work: commit when the block ends normally, roll back on any exception.
+
+    A unit that wrote outbox rows asks a worker to deliver them once it has committed (see
+    `note_outbox_written`), so no entrypoint has to remember to.
+    """
     with Session(engine or get_engine(), expire_on_commit=False) as session:
         try:
             yield session
@@ -52,6 +62,38 @@ def transaction(engine: Engine | None = None) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+# --- the nudge after commit ------------------------------------------------------------------
+# As warehouse's task class does: a worker is told "deliver now" only once the rows it is to
+# deliver are committed (told earlier, it could look before they are there), never for a
+# rollback, and at most once per commit. Only a nudge: the periodic sweep delivers anyway.
+_OUTBOX_WRITTEN = "outbox_written"
+
+
+def note_outbox_written(session: Session) -> None:
+    """Mark that `session`'s transaction queued (or re-queued) outbox messages."""
+    session.info[_OUTBOX_WRITTEN] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _nudge_after_commit(session: Session) -> None:
+    if session.info.pop(_OUTBOX_WRITTEN, False):
+        _nudge_outbox()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_outbox_written(session: Session) -> None:
+    session.info.pop(_OUTBOX_WRITTEN, None)
+
+
+def _nudge_outbox() -> None:
+    try:
+        from tasks.nudge import nudge_outbox  # the tasks import this package: ask late
+
+        nudge_outbox()
+    except Exception as error:  # best effort: a lost nudge only waits for the sweep
+        log.warning("could not nudge the outbox relay: %s", error)
 
 
 def upgrade_schema(engine: Engine | None = None) -> None:
@@ -73,9 +115,19 @@ def insert_rows(session: Session, model: type[SQLModel], rows: Sequence[Mapping[
     the transition path costs more than the statements themselves. Rows must share their keys."""
     if rows:
         session.connection().execute(insert_statement(model), list(rows))
+        if model is OutboxMessage:
+            note_outbox_written(session)
 
 
 @cache
 def insert_statement(model: type[SQLModel]) -> Insert:
     table: Table = model.__table__  # type: ignore[attr-defined]
     return insert(table)
+
+
+def get_existing(session: Session, model: type[T], item_id: int, label: str) -> T:
+    """The row `item_id` of `model`; NotFound, naming it by `label` ("Posten"), when absent."""
+    item = session.get(model, item_id)
+    if item is None:
+        raise not_found(label, item_id)
+    return item

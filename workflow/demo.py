@@ -109,7 +109,7 @@ def _ensure_entry(session: Session, seed: _SeedUnit, organisation_id: int, now: 
     if unit is None:
         unit = services.create_unit(
             session,
-            services.UnitSpec(
+            services.UnitCreate(
                 organisation_id=organisation_id,
                 name=seed.name,
                 staff_count=seed.staff_count,

@@ -1,4 +1,4 @@
-"""iCalendar (RFC 5545): the subscribable feeds, the site-visit invitation and the feed tokens.
+"""iCalendar (RFC 5545): the subscribable feeds and the site-visit invitation.
 
 A feed holds, for every cycle, the deadlines, the winners' day and the ceremony in Stadshuset,
 and for every entry (of one organisation, or of the whole city) its board meeting and its site
@@ -7,16 +7,13 @@ Every event has a UID derived from what it is (`site-visit-41@kvalitet.stockholm
 calendar app that fetches the feed again updates its events instead of adding copies, and the
 invitation e-mailed for a site visit is the same event as the one in the feed.
 
-A calendar app cannot log in, so a feed is reached with a random token in its URL. The token is
-shown once and stored as sha256; a wrong token, a revoked one and an unknown organisation are
-all refused with the one same message, so the answer never tells which of them it was.
+A calendar app cannot log in, so a feed is reached with a random token in its URL; the tokens'
+use cases are in `workflow.services.operations`.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
@@ -33,33 +30,18 @@ from icalendar import (
 )
 from sqlmodel import Session, col, select
 
-from workflow.auth import hash_token
-from workflow.domain.calendar import STOCKHOLM
-from workflow.domain.errors import NotFound, Reason, refusal
+from workflow.domain.calendar import STOCKHOLM, ceremony_span, site_visit_hours
+from workflow.domain.errors import feed_not_found, not_found
 from workflow.domain.rules import BOARD_DECISIONS, is_email
 from workflow.domain.stages import Stage
-from workflow.models import Cycle, Entry, FeedToken, Organisation, Unit
+from workflow.models import Cycle, Entry, Organisation, Unit
 
 UID_DOMAIN = "kvalitet.stockholm.se"
 PRODID = "-//Stockholms stad//Kvalitetsutmärkelsen//SV"
 TZID = "Europe/Stockholm"
 CALENDAR_NAME = "Kvalitetsutmärkelsen"
 CEREMONY_PLACE = "Stadshuset, Hantverkargatan 1, Stockholm"
-# Not (yet) carried by the cycle: the usual times, in Stockholm.
-CEREMONY_TIME = (time(15, 0), time(17, 0))  # when a cycle names no hours
-SITE_VISIT_TIME = (time(9, 0), time(12, 0))  # when a booking names no hours
 REFRESH = timedelta(hours=1)  # how often a subscribing app should fetch the feed again
-
-FEED_NOT_FOUND = Reason(
-    "calendar_not_found",
-    "Kalendern finns inte. Länken kan vara fel eller återkallad; be om en ny länk.",
-)
-
-
-def feed_not_found() -> NotFound:
-    """The one refusal for a wrong token, a revoked token and an unknown organisation."""
-    return NotFound((FEED_NOT_FOUND,))
-
 
 # --- the time zone ---------------------------------------------------------------------------
 
@@ -167,42 +149,6 @@ def site_visit_day(facts: Mapping[str, Mapping[str, Any]]) -> date | None:
     return fact_date(facts, Stage.EXAMINED, "site_visit_on") or fact_date(
         facts, "site_visit", "site_visit_on"
     )
-
-
-def site_visit_span(starts_at: time | None, ends_at: time | None) -> tuple[time, time]:
-    """The hours of a visit from what a booking gave: both, one (the visit then lasts as
-    long as the default one, within the day), or none (the default)."""
-    return _span(starts_at, ends_at, SITE_VISIT_TIME)
-
-
-def ceremony_span(starts_at: time | None, ends_at: time | None) -> tuple[time, time]:
-    """The ceremony's hours from what the cycle gave, like `site_visit_span` (15:00–17:00)."""
-    return _span(starts_at, ends_at, CEREMONY_TIME)
-
-
-def _span(
-    starts_at: time | None, ends_at: time | None, default: tuple[time, time]
-) -> tuple[time, time]:
-    default_start, default_end = default
-    day = date(2000, 1, 1)  # any day: only the clock times matter
-    length = datetime.combine(day, default_end) - datetime.combine(day, default_start)
-    if starts_at is not None and ends_at is None:
-        latest = datetime.combine(day, time(23, 59))
-        return starts_at, min(datetime.combine(day, starts_at) + length, latest).time()
-    if ends_at is not None and starts_at is None:
-        earliest = datetime.combine(day, time(0, 0))
-        return max(datetime.combine(day, ends_at) - length, earliest).time(), ends_at
-    return starts_at or default_start, ends_at or default_end
-
-
-def site_visit_hours(facts: Mapping[str, Mapping[str, Any]]) -> tuple[time, time]:
-    """When the booked site visit starts and ends (Stockholm time); 09:00–12:00 if the
-    booking named no hours."""
-    booked = facts.get("site_visit") or {}
-    try:
-        return (time.fromisoformat(booked["starts_at"]), time.fromisoformat(booked["ends_at"]))
-    except (KeyError, TypeError, ValueError):
-        return SITE_VISIT_TIME
 
 
 def _stockholm(day: date, at: time) -> datetime:
@@ -461,7 +407,7 @@ def site_visit_invitation_for(
         .where(Entry.id == entry_id)
     ).first()
     if row is None:
-        raise refusal(NotFound, "not_found", f"Posten med id {entry_id} finns inte.")
+        raise not_found("Posten", entry_id)
     entry, unit, organisation, cycle = row
     attendee = attendee_email or unit.contact_email
     if not attendee:
@@ -469,69 +415,3 @@ def site_visit_invitation_for(
     return site_visit_invitation(
         entry, unit, organisation, day, cycle.award_office_email, attendee, now=now
     )
-
-
-# --- feed tokens -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class NewFeedToken:
-    feed_token: FeedToken
-    token: str  # shown once, never stored
-
-
-def issue_feed_token(
-    session: Session, *, organisation_id: int | None, created_by: str, now: datetime
-) -> NewFeedToken:
-    """A new feed token for one organisation (or, with None, the whole city)."""
-    if organisation_id is not None and session.get(Organisation, organisation_id) is None:
-        raise refusal(NotFound, "not_found", f"Organisationen med id {organisation_id} finns inte.")
-    token = secrets.token_urlsafe(32)
-    feed_token = FeedToken(
-        token_hash=hash_token(token),
-        organisation_id=organisation_id,
-        created_by=created_by,
-        created_at=now,
-    )
-    session.add(feed_token)
-    session.flush()
-    return NewFeedToken(feed_token, token)
-
-
-def create_feed_token(
-    session: Session, *, organisation_id: int | None, created_by: str, now: datetime
-) -> str:
-    """The token of a new feed; returned this once, stored only as its sha256."""
-    return issue_feed_token(
-        session, organisation_id=organisation_id, created_by=created_by, now=now
-    ).token
-
-
-def revoke_feed_token(session: Session, token_id: int, now: datetime) -> FeedToken:
-    """Revoke a feed token; revoking it again keeps the first revocation time."""
-    feed_token = session.get(FeedToken, token_id)
-    if feed_token is None:
-        raise refusal(NotFound, "not_found", f"Kalenderlänken med id {token_id} finns inte.")
-    if feed_token.revoked_at is None:
-        feed_token.revoked_at = now
-        session.add(feed_token)
-        session.flush()
-    return feed_token
-
-
-def resolve_feed_token(session: Session, token: str) -> FeedToken:
-    """The live feed token for `token`; `FEED_NOT_FOUND` for a wrong or revoked token, or one
-    whose organisation is gone — the same answer for each, so none can be told apart."""
-    if not token or len(token) > 512:
-        raise feed_not_found()
-    feed_token = session.exec(
-        select(FeedToken).where(FeedToken.token_hash == hash_token(token))
-    ).first()
-    if feed_token is None or feed_token.revoked_at is not None:
-        raise feed_not_found()
-    if (
-        feed_token.organisation_id is not None
-        and session.get(Organisation, feed_token.organisation_id) is None
-    ):
-        raise feed_not_found()
-    return feed_token

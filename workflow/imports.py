@@ -11,7 +11,7 @@ import io
 from collections.abc import Mapping
 
 from workflow.domain.errors import InvalidInput, Reason, refusal
-from workflow.services import UnitSpec
+from workflow.models import UnitCreate
 
 REQUIRED_COLUMNS = (
     "name",
@@ -46,7 +46,7 @@ def decode_csv(raw: bytes) -> str:
 
 def parse_units_csv(
     text: str, *, organisation_ids_by_name: Mapping[str, int]
-) -> list[tuple[int, UnitSpec]]:
+) -> list[tuple[int, UnitCreate]]:
     """(row number, spec) for every data row; raises InvalidInput naming each bad row."""
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
@@ -72,7 +72,7 @@ def parse_units_csv(
     if unknown:
         raise refusal(InvalidInput, "unknown_columns", f"Okända kolumner: {', '.join(unknown)}.")
 
-    specs: list[tuple[int, UnitSpec]] = []
+    specs: list[tuple[int, UnitCreate]] = []
     reasons: list[Reason] = []
     for row_number, raw_row in enumerate(reader, start=2):  # row 1 is the header
         row = {(k or "").strip(): (v or "").strip() for k, v in raw_row.items() if k is not None}
@@ -99,7 +99,7 @@ def parse_units_csv(
 
 def _spec_from_row(
     row: Mapping[str, str], organisation_ids_by_name: Mapping[str, int], problems: list[str]
-) -> UnitSpec | None:
+) -> UnitCreate | None:
     organisation_id = _organisation(row, organisation_ids_by_name, problems)
     staff = _integer(row, "staff_count", problems)
     share = _share(row.get("share_stockholm_residents", ""), problems)
@@ -127,7 +127,7 @@ def _spec_from_row(
     )
     if problems or organisation_id is None or staff is None or share is None or count is None:
         return None
-    return UnitSpec(
+    return UnitCreate(
         organisation_id=organisation_id,
         name=row["name"],
         staff_count=staff,

@@ -30,6 +30,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in both databases
+
+
 def _json_column() -> Any:
     return Column(JSON, nullable=False)
 
@@ -63,13 +66,13 @@ class Organisation(SQLModel, table=True):
     coordinator_email: str | None = None
 
 
-class Unit(SQLModel, table=True):
-    """A unit (enhet) and the facts its eligibility is judged on."""
+class UnitBase(SQLModel):
+    """A unit (enhet) as registered: the facts its eligibility is judged on, and its contact.
 
-    __table_args__ = (UniqueConstraint("organisation_id", "name"),)
+    The one place a unit's fields are spelled: the table, what registering takes
+    (`UnitCreate`) and what is shown (`UnitPublic`) derive from it.
+    """
 
-    id: int | None = Field(default=None, primary_key=True)
-    organisation_id: int = Field(foreign_key="organisation.id", index=True)
     name: str
     staff_count: int
     manager_has_budget_and_staff_responsibility: bool
@@ -78,9 +81,33 @@ class Unit(SQLModel, table=True):
     budget_in_balance: bool
     privately_run: bool
     contact_email: str | None = None
-    earlier_participation_years: list[int] = Field(sa_column=_json_column())
     # Seeds sometimes say "tredje gången" without the years; the count is at least len(years).
     earlier_participation_count: int = 0
+
+
+class Unit(UnitBase, table=True):
+    """A unit (enhet) and the facts its eligibility is judged on."""
+
+    __table_args__ = (UniqueConstraint("organisation_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    earlier_participation_years: list[int] = Field(sa_column=_json_column())
+
+
+class UnitCreate(UnitBase):
+    """A unit to register; what `create_unit` and the CSV import take."""
+
+    organisation_id: int
+    earlier_participation_years: tuple[int, ...] = ()
+
+
+class UnitPublic(UnitBase):
+    """A registered unit as the API shows it."""
+
+    id: int
+    organisation_id: int
+    earlier_participation_years: list[int]
 
 
 class Entry(SQLModel, table=True):

@@ -26,10 +26,6 @@ from workflow.domain.calendar import (
 )
 from workflow.domain.stages import TERMINAL_STAGES, Stage
 from workflow.models import Cycle, Entry, Organisation, OutboxMessage, Reminder, Unit
-
-# TEMPORARY: services.py still reads the payload's common part as `reminders.message_context`;
-# once it calls `workflow.outbox.entry_message_rows` (see the outbox hand-over), this goes.
-from workflow.outbox.rows import message_context as message_context
 from workflow.outbox.rows import reminder_message_row
 from workflow.working_days import is_swedish_working_day
 from workflow.writes import ReminderChanges, apply_reminder_changes

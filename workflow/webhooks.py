@@ -18,57 +18,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import exists
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from workflow.db import insert_rows
 from workflow.domain.errors import (
-    Conflict,
-    InvalidInput,
-    NotFound,
     Reason,
-    WorkflowError,
-    refusal,
 )
 from workflow.models import OutboxMessage, Webhook
 from workflow.outbox import webhook_event_rows
 from workflow.settings import Settings
 
 MIN_SECRET_LENGTH = 16
-
-
-def register_webhook(
-    session: Session, *, url: str, secret: str, created_by: str, now: datetime, settings: Settings
-) -> Webhook:
-    reasons = list(url_reasons(url, settings))
-    if len(secret) < MIN_SECRET_LENGTH:
-        reasons.append(
-            Reason("weak_secret", f"Hemligheten måste ha minst {MIN_SECRET_LENGTH} tecken.")
-        )
-    if reasons:
-        raise InvalidInput(reasons)
-    # A second registration of the same address would deliver every event twice. Checked
-    # first for a clear answer; the unique index settles two registrations racing.
-    if session.exec(
-        select(Webhook.id).where(Webhook.url == url, col(Webhook.active).is_(True))
-    ).first():
-        raise _already_registered(url)
-    webhook = Webhook(url=url, secret=secret, created_by=created_by, created_at=now)
-    session.add(webhook)
-    try:
-        session.flush()
-    except IntegrityError as error:
-        raise _already_registered(url) from error
-    return webhook
-
-
-def _already_registered(url: str) -> WorkflowError:
-    return refusal(
-        Conflict,
-        "webhook_exists",
-        f"Det finns redan en aktiv webhook till {url}. Ta bort den först om du vill byta "
-        "hemlighet.",
-    )
 
 
 def url_reasons(url: str, settings: Settings) -> tuple[Reason, ...]:
@@ -126,14 +86,6 @@ def _is_this_machine(name: str) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return address.is_loopback or address.is_unspecified
-
-
-def delete_webhook(session: Session, webhook_id: int) -> None:
-    webhook = session.get(Webhook, webhook_id)
-    if webhook is None:
-        raise refusal(NotFound, "not_found", f"Webhooken med id {webhook_id} finns inte.")
-    webhook.active = False
-    session.add(webhook)
 
 
 # Whether any webhook is active: callers fold it into a read they make anyway.

@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, update
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel
 
-from workflow.db import insert_statement
+from workflow.db import insert_statement, note_outbox_written
 from workflow.models import Entry, HistoryEvent, OutboxMessage, Reminder
 
 NOT_NEEDED = "Behövs inte längre: uppgiften kom in eller deltagandet återkallades."
@@ -37,7 +37,7 @@ class EntryChange:
     """Everything one change of an entry writes, built before anything is written."""
 
     entry_id: int
-    seen_version: int
+    seen_version: int | None  # None: the entry is new (inserted just now), nothing to compare
     stage: str
     version: int
     facts: dict[str, Any]
@@ -48,9 +48,22 @@ class EntryChange:
     reminders: ReminderChanges = field(default_factory=ReminderChanges)
 
 
-def apply_change(connection: Connection, change: EntryChange) -> bool:
-    """Write `change` in the connection's transaction. False, with nothing written, when the
+def apply_change(session: Session, change: EntryChange) -> bool:
+    """Write `change` in the session's transaction. False, with nothing written, when the
     entry is no longer at `seen_version` (another writer won)."""
+    connection = session.connection()
+    if change.seen_version is not None and not _compare_and_set(connection, change):
+        return False
+    _insert(connection, HistoryEvent, change.history)
+    # E-mail and webhook rows name the same columns, so one executemany takes them all.
+    _insert(connection, OutboxMessage, change.outbox)
+    if change.outbox:
+        note_outbox_written(session)
+    apply_reminder_changes(connection, change.reminders)
+    return True
+
+
+def _compare_and_set(connection: Connection, change: EntryChange) -> bool:
     result = connection.execute(
         _COMPARE_AND_SET,
         {
@@ -63,13 +76,7 @@ def apply_change(connection: Connection, change: EntryChange) -> bool:
             "now": change.at,
         },
     )
-    if result.rowcount != 1:
-        return False
-    _insert(connection, HistoryEvent, change.history)
-    # E-mail and webhook rows name the same columns, so one executemany takes them all.
-    _insert(connection, OutboxMessage, change.outbox)
-    apply_reminder_changes(connection, change.reminders)
-    return True
+    return result.rowcount == 1
 
 
 def apply_reminder_changes(connection: Connection, changes: ReminderChanges) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy.exc import OperationalError
 
 from tests.conftest import POSTGRES_ADMIN_URL, service_unavailable
 from tests.e2e.support import ROOT, free_port, wait_until
+from workflow import services
 
 
 def run_cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
@@ -62,13 +63,12 @@ class LiveServer:
     ) -> str:
         """Create a user straight in the server's database (what `user create` runs, without
         the cost of a CLI process); returns its API token. For tests that need many users."""
-        from workflow import auth
         from workflow.db import make_engine, transaction
 
         engine = make_engine(self.env["DATABASE_URL"])
         try:
             with transaction(engine) as session:
-                created = auth.create_user(
+                created = services.create_user(
                     session,
                     name=name,
                     role=role,

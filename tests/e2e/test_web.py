@@ -30,7 +30,7 @@ from tests.e2e.browser import (  # noqa: F401 (pytest fixtures)
     page,
 )
 from tests.e2e.conftest import LiveServer
-from workflow import auth, services
+from workflow import services
 from workflow.db import make_engine, transaction
 from workflow.models import (
     Document,
@@ -103,7 +103,7 @@ def build_world(server: LiveServer) -> Iterator[World]:
             (COORDINATOR, "coordinator", social_org),
             (OTHER_COORDINATOR, "coordinator", school_org),
         ):
-            auth.create_user(
+            services.create_user(
                 session, name=name, role=role, organisation_id=org, password=password, now=LATER
             )
     yield World(server, engine, social.id, school.id)
@@ -553,7 +553,7 @@ def test_admin_assigns_an_examiner_on_the_entry_page_and_jav_is_refused(world: W
         school_org = session.get(Unit, session.get(Entry, world.school_entry).unit_id)  # type: ignore[union-attr]
         assert social_org is not None and school_org is not None
         for name, org in (("eva", school_org.organisation_id), ("jon", social_org.organisation_id)):
-            auth.create_user(
+            services.create_user(
                 session, name=name, role="examiner", organisation_id=org,
                 password="examinator-1", now=LATER,
             )  # fmt: skip

@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 
 from tests.conftest import NOW, attach_extract, seed_cycle, seed_unit
 from tests.e2e.support import Worker, redis_url, wait_until, worker_env  # noqa: F401
-from workflow import services, webhooks
+from workflow import services
 from workflow.db import make_engine, transaction, upgrade_schema
 from workflow.domain.errors import Conflict, InvalidInput
 from workflow.models import OutboxMessage, Webhook
@@ -95,7 +95,7 @@ def test_refused_webhook_urls_store_nothing(engine: Engine) -> None:
     ]
     for url, secret, code in cases:
         with pytest.raises(InvalidInput) as refused, transaction(engine) as session:
-            webhooks.register_webhook(
+            services.register_webhook(
                 session, url=url, secret=secret, created_by="t", now=NOW, settings=settings
             )
         assert refused.value.reasons[0].code == code
@@ -110,13 +110,13 @@ def test_two_registrations_of_one_address_racing_leave_one_active(engine: Engine
 
     def the_other_registration_commits_first(session: Session, *_: Any) -> None:
         with transaction(engine) as other:
-            webhooks.register_webhook(
+            services.register_webhook(
                 other, url=url, secret=SECRET, created_by="b", now=NOW, settings=Settings()
             )
 
     with pytest.raises(Conflict) as refused, transaction(engine) as session:
         event.listen(session, "before_flush", the_other_registration_commits_first, once=True)
-        webhooks.register_webhook(
+        services.register_webhook(
             session, url=url, secret=SECRET, created_by="a", now=NOW, settings=Settings()
         )
     assert refused.value.reasons[0].code == "webhook_exists"
@@ -134,7 +134,7 @@ def test_every_transition_arrives_signed_once_despite_failures(
     engine = make_engine(sqlite_url)
     upgrade_schema(engine)
     with transaction(engine) as session:
-        webhooks.register_webhook(
+        services.register_webhook(
             session, url=receiver.url, secret=SECRET, created_by="t", now=NOW, settings=Settings()
         )
     seed_cycle(engine)

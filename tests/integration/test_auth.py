@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from tests.conftest import seed_entry
-from workflow import auth
+from workflow import auth, services
 from workflow.db import transaction
 from workflow.domain.errors import WorkflowError
 from workflow.models import ExaminerAssignment, User
@@ -23,7 +23,7 @@ def test_an_unknown_name_costs_the_same_password_check_as_a_known_one(
     """Answering an unknown name at once would tell an attacker which names exist; both
     refusals run one argon2 verification and read the same."""
     with transaction(engine) as session:
-        auth.create_user(session, name="anna", role="admin", password="rätt-lösen-1", now=NOW)
+        services.create_user(session, name="anna", role="admin", password="rätt-lösen-1", now=NOW)
     checked: list[str] = []
     matches = auth._password_matches
 
@@ -52,7 +52,7 @@ def test_an_examiner_needs_an_organisation_so_conflicts_of_interest_can_be_ruled
     assigned to any entry, since nobody can tell whether it is their own administration's."""
     entry = seed_entry(engine)
     with transaction(engine) as session, pytest.raises(WorkflowError) as refused:
-        auth.create_user(session, name="eva", role="examiner", now=NOW)
+        services.create_user(session, name="eva", role="examiner", now=NOW)
     assert [r.code for r in refused.value.reasons] == ["missing_organisation"]
     with transaction(engine) as session:
         assert session.exec(select(User).where(User.name == "eva")).first() is None
@@ -61,7 +61,7 @@ def test_an_examiner_needs_an_organisation_so_conflicts_of_interest_can_be_ruled
         eva = session.exec(select(User).where(User.name == "eva")).one()
         assert eva.id is not None and entry.id is not None
     with transaction(engine) as session, pytest.raises(WorkflowError) as refused:
-        auth.assign_examiner(
+        services.assign_examiner(
             session, entry_id=entry.id, examiner_id=eva.id, assigned_by="admin", now=NOW
         )
     assert [r.code for r in refused.value.reasons] == ["examiner_organisation_unknown"]

@@ -30,7 +30,7 @@ from sqlalchemy import Engine, func, text
 from sqlmodel import Session, SQLModel, select
 
 from tests.conftest import NOW, seed_cycle, service_unavailable
-from workflow import auth, documents, services, swedish
+from workflow import documents, services, swedish
 from workflow.db import transaction
 from workflow.documents import ReportPreparation
 from workflow.documents.context import UNIT_DESCRIPTION_PLACEHOLDER
@@ -124,7 +124,7 @@ def make_case(
         for name, award_class, years, count in units:
             unit = services.create_unit(
                 session,
-                services.UnitSpec(
+                services.UnitCreate(
                     organisation_id=org.id,
                     name=name,
                     staff_count=14,
@@ -642,7 +642,7 @@ def token(
     unit_id: int | None = None,
 ) -> dict[str, str]:
     with transaction(engine) as session:
-        new = auth.create_user(
+        new = services.create_user(
             session,
             name=name,
             role=role,

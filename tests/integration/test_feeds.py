@@ -21,9 +21,10 @@ from workflow import feeds, services
 from workflow.auth import hash_token
 from workflow.db import transaction
 from workflow.domain.calendar import STOCKHOLM
-from workflow.domain.errors import InvalidInput, NotFound
+from workflow.domain.errors import FEED_NOT_FOUND, InvalidInput, NotFound
 from workflow.emails import CalendarPart, render_email
 from workflow.models import Entry, FeedToken, Organisation, Unit
+from workflow.queries import entries as queries
 from workflow.settings import Settings
 
 LATER = NOW + timedelta(days=1)
@@ -301,8 +302,8 @@ def test_unknown_organisation_is_refused_like_a_wrong_token(engine: Engine) -> N
     with pytest.raises(NotFound) as unknown_org:
         feed(engine, 999_999)
     with transaction(engine) as session, pytest.raises(NotFound) as wrong_token:
-        feeds.resolve_feed_token(session, "fel-token")
-    assert unknown_org.value.reasons == wrong_token.value.reasons == (feeds.FEED_NOT_FOUND,)
+        services.resolve_feed_token(session, "fel-token")
+    assert unknown_org.value.reasons == wrong_token.value.reasons == (FEED_NOT_FOUND,)
 
 
 def test_feed_without_any_cycle_is_still_a_valid_calendar(engine: Engine) -> None:
@@ -348,7 +349,7 @@ def test_invitation_travels_in_the_site_visit_email(engine: Engine) -> None:
     s = scenario(engine)
     ics = invitation(engine, s.city_run, SUMMER_VISIT)
     with transaction(engine) as session:
-        view = services.entry_view(session, s.city_run)
+        view = queries.entry_view(session, s.city_run)
     settings = Settings(
         mail_from="Kvalitetsutmärkelsen <kvalitetsutmarkelsen@stockholm.se>",
         mail_reply_to="kvalitetsutmarkelsen@stockholm.se",
@@ -405,48 +406,48 @@ def test_invitation_for_unknown_entry_is_not_found(engine: Engine) -> None:
 def test_token_is_returned_once_and_stored_as_its_hash(engine: Engine) -> None:
     s = scenario(engine)
     with transaction(engine) as session:
-        token = feeds.create_feed_token(
+        token = services.create_feed_token(
             session, organisation_id=s.social_id, created_by="kansliet", now=NOW
         )
     with transaction(engine) as session:
         stored = session.exec(select(FeedToken)).all()
         assert [t.token_hash for t in stored] == [hash_token(token)]
         assert token not in {t.token_hash for t in stored}
-        resolved = feeds.resolve_feed_token(session, token)
+        resolved = services.resolve_feed_token(session, token)
         assert (resolved.organisation_id, resolved.created_by) == (s.social_id, "kansliet")
 
 
 def test_wrong_and_revoked_tokens_are_refused_alike(engine: Engine) -> None:
     s = scenario(engine)
     with transaction(engine) as session:
-        issued = feeds.issue_feed_token(
+        issued = services.issue_feed_token(
             session, organisation_id=None, created_by="kansliet", now=NOW
         )
         token_id = issued.feed_token.id
         assert token_id is not None
     with transaction(engine) as session:
-        assert feeds.resolve_feed_token(session, issued.token).organisation_id is None
-        revoked = feeds.revoke_feed_token(session, token_id, LATER)
+        assert services.resolve_feed_token(session, issued.token).organisation_id is None
+        revoked = services.revoke_feed_token(session, token_id, LATER)
         assert revoked.revoked_at == LATER
     with transaction(engine) as session:  # revoking again keeps the first time
-        assert feeds.revoke_feed_token(session, token_id, LATER + timedelta(days=1)).revoked_at == (
-            LATER
-        )
+        assert services.revoke_feed_token(
+            session, token_id, LATER + timedelta(days=1)
+        ).revoked_at == (LATER)
     refusals = []
     for token in (issued.token, issued.token[:-1], "", "x" * 10_000):
         with transaction(engine) as session, pytest.raises(NotFound) as refused:
-            feeds.resolve_feed_token(session, token)
+            services.resolve_feed_token(session, token)
         refusals.append(refused.value.reasons)
-    assert all(r == (feeds.FEED_NOT_FOUND,) for r in refusals)
-    assert "finns inte" in feeds.FEED_NOT_FOUND.message  # Swedish, and says nothing more
+    assert all(r == (FEED_NOT_FOUND,) for r in refusals)
+    assert "finns inte" in FEED_NOT_FOUND.message  # Swedish, and says nothing more
     assert s.social_id  # the organisations exist; the refusal does not say so
 
 
 def test_bad_token_requests_store_nothing(engine: Engine) -> None:
     scenario(engine)
     with transaction(engine) as session, pytest.raises(NotFound, match="Organisationen"):
-        feeds.create_feed_token(session, organisation_id=999_999, created_by="x", now=NOW)
+        services.create_feed_token(session, organisation_id=999_999, created_by="x", now=NOW)
     with transaction(engine) as session, pytest.raises(NotFound, match="Kalenderlänken"):
-        feeds.revoke_feed_token(session, 999_999, NOW)
+        services.revoke_feed_token(session, 999_999, NOW)
     with transaction(engine) as session:
         assert session.exec(select(FeedToken)).all() == []

@@ -14,6 +14,7 @@ from workflow.auth import visible_entries
 from workflow.db import transaction
 from workflow.domain.access import Actor, Role
 from workflow.models import Cycle
+from workflow.queries import entries as queries
 
 BEFORE_DEADLINES = date(2024, 5, 1)
 AFTER_CONTRIBUTION_DEADLINE = date(2024, 6, 1)  # 17 May has passed, 28 June has not
@@ -46,11 +47,11 @@ def seed_a_cycle(engine: Engine) -> dict[str, int]:
     return {name: int(i or 0) for name, i in ids.items()}
 
 
-def overview(engine: Engine, today: date, actor: Actor | None = None) -> services.CycleOverview:
+def overview(engine: Engine, today: date, actor: Actor | None = None) -> queries.CycleOverview:
     with transaction(engine) as session:
         cycle = session.exec(select(Cycle).where(Cycle.year == 2024)).one()
         scope = visible_entries(actor) if actor else None
-        return services.cycle_overview(session, cycle, today=today, visible=scope, overdue_limit=3)
+        return queries.cycle_overview(session, cycle, today=today, visible=scope, overdue_limit=3)
 
 
 def test_counts_per_stage_and_class_and_what_is_missing(engine: Engine) -> None:
@@ -102,7 +103,7 @@ def test_a_coordinator_counts_only_their_organisation(engine: Engine) -> None:
         cycle = session.exec(select(Cycle).where(Cycle.year == 2024)).one()
         others = [
             v["organisation_id"]
-            for v in services.entry_views(session, year=cycle.year)
+            for v in queries.entry_views(session, year=cycle.year)
             if v["unit"] == "Annan förvaltning"
         ]
     coordinator = Actor(user_id=1, name="s", role=Role.COORDINATOR, organisation_id=others[0])

@@ -10,13 +10,16 @@ from email.parser import BytesParser
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import select
+from sqlmodel import Session, select
 
+import tasks.nudge
 from tests.conftest import NOW, attach_extract, seed_cycle, seed_entry, seed_unit
 from workflow import services
 from workflow.db import transaction
+from workflow.domain.access import Actor, Role
 from workflow.domain.errors import (
     Conflict,
+    Forbidden,
     Ineligible,
     InvalidInput,
     NotFound,
@@ -26,6 +29,7 @@ from workflow.domain.errors import (
 )
 from workflow.emails import OutgoingEmail
 from workflow.models import Cycle, Entry, HistoryEvent, OutboxMessage, Unit
+from workflow.queries import entries as queries
 from workflow.settings import Settings
 
 BOARD = {"decision": "approved", "meeting_date": "2024-06-10", "paragraph": "§ 12"}
@@ -61,7 +65,7 @@ def test_new_entry_is_notified_with_history_and_outbox(engine: Engine) -> None:
     entry = seed_entry(engine)
     assert entry.id is not None
     with transaction(engine) as session:
-        history = services.entry_history(session, entry.id)
+        history = queries.entry_history(session, entry.id)
         outbox = session.exec(select(OutboxMessage).order_by(OutboxMessage.kind)).all()
     assert [(e["from"], e["to"], e["actor"], e["version"]) for e in history] == [
         (None, "notified", "test", 1)
@@ -88,7 +92,7 @@ def test_city_run_entry_walks_every_stage_to_jury(engine: Engine) -> None:
         entry = advance(engine, entry.id, target, version, **data)  # type: ignore[arg-type]
     assert (entry.stage, entry.version) == ("jury", 7)
     with transaction(engine) as session:
-        history = services.entry_history(session, entry.id)  # type: ignore[arg-type]
+        history = queries.entry_history(session, entry.id)  # type: ignore[arg-type]
     assert [e["to"] for e in history] == [
         "notified",
         "board_decision",
@@ -152,7 +156,7 @@ def test_contribution_before_board_meeting_is_kept_then_completes(engine: Engine
     entry = advance(engine, entry.id, "extract_sent", 3, sent_on="2024-06-20")
     assert (entry.stage, entry.version, entry.pending) == ("submitted", 5, {})
     with transaction(engine) as session:
-        history = services.entry_history(session, entry.id)  # type: ignore[arg-type]
+        history = queries.entry_history(session, entry.id)  # type: ignore[arg-type]
         receipts = session.exec(
             select(OutboxMessage).where(OutboxMessage.kind == "contribution_receipt")
         ).all()
@@ -173,7 +177,7 @@ def test_ineligible_unit_names_every_failing_rule(engine: Engine) -> None:
         )
         unit = services.create_unit(
             session,
-            services.UnitSpec(
+            services.UnitCreate(
                 organisation_id=org.id or 0,
                 name="Liten enhet",
                 staff_count=4,
@@ -191,7 +195,7 @@ def test_ineligible_unit_names_every_failing_rule(engine: Engine) -> None:
     codes = {r.code for r in refused.value.reasons}
     assert codes == {"business_plan", "staff_count", "share_stockholm_residents"}
     with transaction(engine) as session:
-        assert services.count_rows(session, Entry) == 0
+        assert queries.count_rows(session, Entry) == 0
 
 
 def test_winner_without_budget_in_balance_is_refused(engine: Engine) -> None:
@@ -220,7 +224,7 @@ def test_history_is_append_only_in_the_database(engine: Engine) -> None:
         with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
             connection.execute(text(statement))
     with transaction(engine) as session:
-        assert services.entry_history(session, entry.id or 0)[0]["actor"] == "test"
+        assert queries.entry_history(session, entry.id or 0)[0]["actor"] == "test"
 
 
 def test_duplicate_entry_is_a_conflict(engine: Engine) -> None:
@@ -259,7 +263,7 @@ def test_unknown_entry_and_stage_are_named(engine: Engine) -> None:
 def test_unit_import_stores_all_rows_or_none(engine: Engine) -> None:
     """One bad row among good ones stores nothing; the error names the row."""
     seed_unit(engine, name="Befintlig")
-    good = services.UnitSpec(
+    good = services.UnitCreate(
         organisation_id=1,
         name="Ny enhet",
         staff_count=6,
@@ -269,7 +273,7 @@ def test_unit_import_stores_all_rows_or_none(engine: Engine) -> None:
         budget_in_balance=True,
         privately_run=False,
     )
-    bad = services.UnitSpec(**{**good.__dict__, "name": "Fel", "share_stockholm_residents": 7.0})
+    bad = services.UnitCreate(**{**good.__dict__, "name": "Fel", "share_stockholm_residents": 7.0})
     with pytest.raises(InvalidInput, match="Rad 3") as refused, transaction(engine) as session:
         services.import_units(session, [(2, good), (3, bad)])
     assert len(refused.value.reasons) == 1
@@ -361,7 +365,7 @@ def test_site_visit_is_booked_and_announced(engine: Engine) -> None:
         notice = session.exec(
             select(OutboxMessage).where(OutboxMessage.kind == "site_visit_notice")
         ).one()
-        history = services.entry_history(session, entry.id)
+        history = queries.entry_history(session, entry.id)
     assert (booked.stage, booked.version) == ("submitted", 3)
     assert notice.payload["site_visit_on"] == "2024-09-03"
     assert (history[-1]["from"], history[-1]["to"], history[-1]["actor"]) == (
@@ -452,7 +456,7 @@ def test_site_visit_hours_reach_the_invitation_the_e_mail_and_the_feed(engine: E
         loaded = EMAIL.load(session, [notice])
         organisation_id = session.get(Unit, entry.unit_id).organisation_id  # type: ignore[union-attr]
         feed = feeds.cycle_calendar(session, organisation_id=organisation_id, now=NOW).decode()
-        history = services.entry_history(session, entry.id)
+        history = queries.entry_history(session, entry.id)
     email = as_received(EMAIL.build(notice, loaded, Settings()))
     parts = {part.get_content_type(): part for part in email.walk()}
     invitation = parts["text/calendar"].get_content()
@@ -507,6 +511,128 @@ def test_the_view_after_a_change_reads_nothing_again(engine: Engine) -> None:
             rows = rows_of_change(session, changed)
         finally:
             event.remove(engine, "before_cursor_execute", seen)
-    view = services.view_of(*rows)
+    view = queries.view_of(*rows)
     assert view["stage"] == "submitted" and view["unit"] == "Privat"
     assert statements == []
+
+
+def nudges_seen(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record every nudge of the relay, with how many queued messages a worker would see."""
+    seen: list[int] = []
+
+    def record() -> bool:
+        with transaction(engine) as other:  # another connection: only what is committed
+            seen.append(len(other.exec(select(OutboxMessage)).all()))
+        return True
+
+    monkeypatch.setattr(tasks.nudge, "nudge_outbox", record)
+    return seen
+
+
+def decide_on_board(session: Session, entry: Entry) -> None:
+    """A change that queues an e-mail (the decision, to the coordinator)."""
+    services.advance_entry(
+        session,
+        entry_id=entry.id or 0,
+        target="board_decision",
+        version=entry.version,
+        actor="handläggare",
+        now=NOW,
+        data=BOARD,
+    )
+
+
+def test_a_transaction_that_queues_a_message_nudges_once_after_commit(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The nudge comes once, after the commit: the worker it wakes finds the messages there."""
+    entry = seed_entry(engine)
+    seen = nudges_seen(engine, monkeypatch)
+    with transaction(engine) as session:
+        decide_on_board(session, entry)
+        assert seen == []  # nothing before the commit
+    with transaction(engine) as session:
+        queued = len(session.exec(select(OutboxMessage)).all())
+    assert seen == [queued]
+
+
+def test_a_rolled_back_transaction_does_not_nudge(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Messages that were never committed are nobody's to deliver: no nudge."""
+    entry = seed_entry(engine)
+    seen = nudges_seen(engine, monkeypatch)
+    with pytest.raises(RuntimeError), transaction(engine) as session:
+        decide_on_board(session, entry)
+        raise RuntimeError("the caller fails after the change")
+    with transaction(engine) as session:  # a later commit that queues nothing stays quiet
+        session.get(Entry, entry.id)
+    assert seen == []
+
+
+def people_of(engine: Engine, entry: Entry) -> tuple[Actor, Actor, Actor]:
+    """The entry's own coordinator and unit contact, and another organisation's coordinator."""
+    with transaction(engine) as session:
+        unit = session.get_one(Unit, entry.unit_id)
+    own = Actor(1, "samordnare", Role.COORDINATOR, organisation_id=unit.organisation_id)
+    contact = Actor(2, "chef", Role.UNIT_CONTACT, unit.organisation_id, unit_id=unit.id)
+    other = Actor(3, "annan", Role.COORDINATOR, organisation_id=unit.organisation_id + 1000)
+    return own, contact, other
+
+
+def move_as(engine: Engine, entry: Entry, acting: Actor, target: str = "board_decision") -> Entry:
+    with transaction(engine) as session:
+        return services.advance_entry(
+            session,
+            entry_id=entry.id or 0,
+            target=target,
+            version=entry.version,
+            actor=acting.name,
+            now=NOW,
+            data=BOARD,
+            acting=acting,
+        )
+
+
+def test_a_move_the_actors_role_may_not_make_is_forbidden(engine: Engine) -> None:
+    """The use case checks who acts: a unit contact records no board decision."""
+    entry = seed_entry(engine)
+    _, contact, _ = people_of(engine, entry)
+    before = snapshot(engine, entry.id or 0)
+    with pytest.raises(Forbidden):
+        move_as(engine, entry, contact)
+    assert snapshot(engine, entry.id or 0) == before
+
+
+def test_an_entry_the_actor_may_not_see_is_not_found(engine: Engine) -> None:
+    """Another organisation's entry answers as one that does not exist: nothing leaks."""
+    entry = seed_entry(engine)
+    _, _, other = people_of(engine, entry)
+    with pytest.raises(NotFound):
+        move_as(engine, entry, other)
+    with pytest.raises(NotFound):
+        move_as(engine, Entry(id=2**40, version=1), other)  # beyond any id: not looked up
+
+
+def test_the_entrys_own_coordinator_may_move_it(engine: Engine) -> None:
+    """The same check lets through whom the access table lets through."""
+    entry = seed_entry(engine)
+    own, _, _ = people_of(engine, entry)
+    assert move_as(engine, entry, own).stage == "board_decision"
+
+
+def test_booking_a_site_visit_is_for_whoever_may_record_the_examination(engine: Engine) -> None:
+    """One rule for every entrypoint: the examination's movers book its visit."""
+    entry = seed_entry(engine, privately_run=True)
+    entry = advance(engine, entry.id or 0, "submitted", entry.version)
+    own, _, _ = people_of(engine, entry)
+    with pytest.raises(Forbidden), transaction(engine) as session:
+        services.schedule_site_visit(
+            session,
+            entry_id=entry.id or 0,
+            version=entry.version,
+            on=date(2024, 9, 3),
+            actor=own.name,
+            now=NOW,
+            acting=own,
+        )

@@ -6,7 +6,7 @@ from datetime import time
 
 import pytest
 
-from workflow.feeds import site_visit_hours, site_visit_span
+from workflow.domain.calendar import hours_reason, site_visit_hours, site_visit_span
 
 
 @pytest.mark.parametrize(
@@ -33,3 +33,13 @@ def test_a_booking_from_before_hours_were_kept_gets_the_default_hours() -> None:
         "site_visit": {"site_visit_on": "2024-09-03", "starts_at": "13:15", "ends_at": "15:00"}
     }
     assert site_visit_hours(booked) == (time(13, 15), time(15))
+
+
+@pytest.mark.parametrize("code", ["site_visit_hours", "ceremony_hours"])
+def test_hours_that_end_before_they_start_are_refused(code: str) -> None:
+    """Hours whose end is not after their start give a reason naming both times."""
+    assert hours_reason(code, (time(9), time(12))) is None
+    reason = hours_reason(code, (time(15), time(13)))
+    assert reason is not None
+    assert reason.code == code
+    assert "15:00–13:00" in reason.message

@@ -7,7 +7,7 @@ from itertools import pairwise
 
 import pytest
 
-from workflow.domain.errors import TransitionRefused
+from workflow.domain.errors import InvalidInput, TransitionRefused
 from workflow.domain.stages import (
     TRANSITIONS,
     EntryState,
@@ -17,6 +17,8 @@ from workflow.domain.stages import (
     Step,
     allowed_transitions,
     check_stage_data,
+    needs_extract,
+    parse_stage,
     plan_transition,
     replay,
 )
@@ -455,3 +457,21 @@ def test_replay_raises_on_a_broken_chain(events):
     """An event whose source is not the stage reached so far is a broken history."""
     with pytest.raises(ValueError, match="history breaks"):
         replay(events)
+
+
+def test_a_stage_is_parsed_from_its_name_and_anything_else_is_refused() -> None:
+    """An unknown stage name is refused with the stages there are."""
+    assert parse_stage("examined") is S.EXAMINED
+    with pytest.raises(InvalidInput) as refused:
+        parse_stage("granskad")
+    assert refused.value.reasons[0].code == "unknown_stage"
+    assert "extract_sent" in refused.value.reasons[0].message
+
+
+def test_only_a_plan_that_sends_the_extract_needs_its_pdf() -> None:
+    """The extract's PDF is needed when a step (also an automatic one) reaches extract_sent."""
+    city_run = EntryState(S.BOARD_DECISION, privately_run=False, budget_in_balance=True)
+    assert needs_extract(plan_transition(city_run, S.EXTRACT_SENT, {}))
+    kept = EntryState(S.NOTIFIED, privately_run=False, budget_in_balance=True)
+    assert not needs_extract(plan_transition(kept, S.SUBMITTED, CONTRIBUTION))
+    assert not needs_extract(plan_transition(kept, S.BOARD_DECISION, BOARD))

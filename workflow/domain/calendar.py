@@ -10,12 +10,14 @@ missing that fact get them, and never a withdrawn or decided entry.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from workflow.domain.errors import Reason
 from workflow.domain.messages import Recipient
 from workflow.domain.stages import TERMINAL_STAGES, Stage
 
@@ -164,3 +166,61 @@ def _missing(subject: ReminderSubject, deadline_kind: Deadline) -> bool:
         return not subject.has_contribution
     # Privately run units have no board and so no minutes extract to send.
     return not subject.privately_run and not subject.has_extract
+
+
+# --- the hours of a site visit and of the prize ceremony ------------------------------------
+
+# Not (yet) carried by the cycle: the usual times, in Stockholm.
+CEREMONY_TIME = (time(15, 0), time(17, 0))  # when a cycle names no hours
+SITE_VISIT_TIME = (time(9, 0), time(12, 0))  # when a booking names no hours
+
+
+def site_visit_span(starts_at: time | None, ends_at: time | None) -> tuple[time, time]:
+    """The hours of a visit from what a booking gave: both, one (the visit then lasts as
+    long as the default one, within the day), or none (the default)."""
+    return _span(starts_at, ends_at, SITE_VISIT_TIME)
+
+
+def ceremony_span(starts_at: time | None, ends_at: time | None) -> tuple[time, time]:
+    """The ceremony's hours from what the cycle gave, like `site_visit_span` (15:00–17:00)."""
+    return _span(starts_at, ends_at, CEREMONY_TIME)
+
+
+def _span(
+    starts_at: time | None, ends_at: time | None, default: tuple[time, time]
+) -> tuple[time, time]:
+    default_start, default_end = default
+    day = date(2000, 1, 1)  # any day: only the clock times matter
+    length = datetime.combine(day, default_end) - datetime.combine(day, default_start)
+    if starts_at is not None and ends_at is None:
+        latest = datetime.combine(day, time(23, 59))
+        return starts_at, min(datetime.combine(day, starts_at) + length, latest).time()
+    if ends_at is not None and starts_at is None:
+        earliest = datetime.combine(day, time(0, 0))
+        return max(datetime.combine(day, ends_at) - length, earliest).time(), ends_at
+    return starts_at or default_start, ends_at or default_end
+
+
+def site_visit_hours(facts: Mapping[str, Mapping[str, Any]]) -> tuple[time, time]:
+    """When the booked site visit starts and ends (Stockholm time); 09:00–12:00 if the
+    booking named no hours."""
+    booked = facts.get("site_visit") or {}
+    try:
+        return (time.fromisoformat(booked["starts_at"]), time.fromisoformat(booked["ends_at"]))
+    except (KeyError, TypeError, ValueError):
+        return SITE_VISIT_TIME
+
+
+# What is said when an event would end before it starts, by the reason's code.
+_ENDS_BEFORE_IT_STARTS = {
+    "ceremony_hours": "Prisutdelningen måste sluta efter att den börjar",
+    "site_visit_hours": "Platsbesöket måste sluta efter att det börjar",
+}
+
+
+def hours_reason(code: str, span: tuple[time, time]) -> Reason | None:
+    """Why the hours of the ceremony (`ceremony_hours`) or of a site visit (`site_visit_hours`)
+    cannot stand, or None."""
+    if span[1] > span[0]:
+        return None
+    return Reason(code, f"{_ENDS_BEFORE_IT_STARTS[code]} ({span[0]:%H:%M}–{span[1]:%H:%M}).")

@@ -48,6 +48,37 @@ class Conflict(WorkflowError):
     """The change collides with existing data (a duplicate entry, a name already taken)."""
 
 
+class Unauthenticated(WorkflowError):
+    """No valid token or session."""
+
+
+class Forbidden(WorkflowError):
+    """Authenticated, but this role may not do this."""
+
+
+class TooManyAttempts(WorkflowError):
+    """Too many failed logins for this name; wait and try again."""
+
+
 def refusal(error: type[WorkflowError], code: str, message: str) -> WorkflowError:
     """Build a one-reason error, the common case."""
     return error((Reason(code, message),))
+
+
+def not_found(label: str, item_id: int) -> NotFound:
+    """The refusal for an id that names nothing: `label` is what was looked for ("Posten")."""
+    return NotFound((Reason("not_found", f"{label} med id {item_id} finns inte."),))
+
+
+# A calendar app cannot log in, so a feed is reached with a random token in its URL. A wrong
+# token, a revoked one and an unknown organisation are all refused with this one reason, so
+# the answer never tells which of them it was.
+FEED_NOT_FOUND = Reason(
+    "calendar_not_found",
+    "Kalendern finns inte. Länken kan vara fel eller återkallad; be om en ny länk.",
+)
+
+
+def feed_not_found() -> NotFound:
+    """The one refusal for a wrong token, a revoked token and an unknown organisation."""
+    return NotFound((FEED_NOT_FOUND,))

@@ -199,3 +199,9 @@ def is_email(value: str) -> bool:
 
 # A unit's earlier participation may reach back before the cycles this system has held.
 EARLIEST_PARTICIPATION_YEAR = 1900
+
+
+def unknown_award_class(name: str) -> Reason:
+    """The refusal of a class the award does not have, listing the ones it has."""
+    known = ", ".join(AWARD_CLASSES)
+    return Reason("unknown_award_class", f"Okänd klass '{name}' (giltiga: {known}).")

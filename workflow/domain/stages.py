@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from workflow.domain.errors import Reason, TransitionRefused
+from workflow.domain.errors import InvalidInput, Reason, TransitionRefused
 from workflow.domain.rules import BOARD_DECISIONS, JURY_OUTCOMES, date_reason, parse_date
 
 
@@ -352,3 +352,25 @@ def offered_uploads(state: EntryState) -> tuple[str, ...]:
     if state.stage in _CONTRIBUTION_STAGES:
         offered.append("contribution")
     return tuple(offered)
+
+
+def parse_stage(value: Stage | str) -> Stage:
+    """The stage `value` names; InvalidInput, listing the stages, for any other text."""
+    try:
+        return Stage(value)
+    except ValueError:
+        known = ", ".join(stage.value for stage in Stage)
+        raise InvalidInput(
+            (Reason("unknown_stage", f"Okänt steg '{value}' (giltiga: {known})."),)
+        ) from None
+
+
+# Sending the minutes extract sends the uploaded PDF: without one, the move is refused.
+EXTRACT_MISSING = Reason(
+    "extract_missing", "Protokollsutdraget saknas: ladda upp det som PDF innan det skickas."
+)
+
+
+def needs_extract(plan: Plan) -> bool:
+    """Whether `plan` sends the minutes extract (and so needs its PDF)."""
+    return any(step.target == Stage.EXTRACT_SENT for step in plan.steps)

@@ -32,6 +32,7 @@ from sqlmodel import Session, col, select
 from workflow import db, imports, services
 from workflow.demo import load_demo
 from workflow.domain import rules
+from workflow.domain.calendar import ceremony_span
 from workflow.domain.errors import (
     Conflict,
     Ineligible,
@@ -43,7 +44,6 @@ from workflow.domain.errors import (
 )
 from workflow.domain.rules import AWARD_CLASSES, AWARD_OFFICE_EMAIL
 from workflow.domain.stages import STAGE_LABELS_SV, Stage
-from workflow.feeds import ceremony_span
 from workflow.models import Cycle, Organisation, Unit
 
 EXIT_CODES: dict[type[WorkflowError], int] = {
@@ -471,7 +471,7 @@ def unit_create(
     earlier_count: Annotated[int, typer.Option(help="Antal tidigare deltaganden.")] = 0,
 ) -> None:
     """Registrera en enhet; skriver ut dess id."""
-    spec = services.UnitSpec(
+    spec = services.UnitCreate(
         organisation_id=organisation_id,
         name=name,
         staff_count=staff_count,
@@ -746,13 +746,12 @@ def user_create(
     ] = False,
 ) -> None:
     """Skapa en användare; API-nyckeln skrivs ut en gång, ensam på sista raden."""
-    from workflow import auth
 
     secret: str | None = None
     if password:
         secret = typer.prompt("Lösenord", hide_input=True, confirmation_prompt=True)
     created = _run(
-        lambda s: auth.create_user(
+        lambda s: services.create_user(
             s,
             name=name,
             role=role,
@@ -989,7 +988,6 @@ def _demo_logins() -> list[str]:
 
     from sqlmodel import select as sql_select
 
-    from workflow import auth
     from workflow.models import Entry, User
     from workflow.models import Unit as UnitRow
 
@@ -1012,13 +1010,13 @@ def _demo_logins() -> list[str]:
                 lines.append(f"  {name:<11} ({role}) finns redan")
                 continue
             password = secrets.token_urlsafe(9)
-            created = auth.create_user(
+            created = services.create_user(
                 session, name=name, role=role, now=_now(), password=password, **extra
             )
             if role == "examiner":
                 # Give the demo examiner something to examine: the first unit's entries.
                 for entry in session.exec(sql_select(Entry).where(Entry.unit_id == first.id)):
-                    auth.assign_examiner(
+                    services.assign_examiner(
                         session,
                         entry_id=entry.id or 0,
                         examiner_id=created.user.id or 0,

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 
 from workflow import auth, outbox, services
 from workflow.domain.access import NOTIFIERS, Role, may_book_site_visit
-from workflow.domain.errors import refusal
+from workflow.domain.errors import Forbidden, refusal
 from workflow.domain.stages import upload_stage
 from workflow.entrypoints.http import schemas
 from workflow.entrypoints.http.deps import (
@@ -89,13 +89,13 @@ def create_unit(body: schemas.UnitCreate, token: TokenDep) -> Unit:
         require(actor, Role.COORDINATOR)
         if actor.role == Role.COORDINATOR and body.organisation_id != actor.organisation_id:
             raise refusal(
-                auth.Forbidden,
+                Forbidden,
                 "forbidden",
                 "Du kan bara registrera enheter i din egen organisation.",
             )
         return services.create_unit(
             session,
-            services.UnitSpec(
+            services.UnitCreate(
                 **body.model_dump(exclude={"earlier_participation_years"}),
                 earlier_participation_years=tuple(body.earlier_participation_years),
             ),
@@ -112,7 +112,7 @@ def list_units(token: TokenDep) -> list[Unit]:
 def create_entry(body: schemas.EntryCreate, token: TokenDep) -> JSONResponse:
     with authorised(token) as (session, actor):
         if actor.role not in NOTIFIERS:
-            raise refusal(auth.Forbidden, "forbidden", "Din roll får inte anmäla enheter.")
+            raise refusal(Forbidden, "forbidden", "Din roll får inte anmäla enheter.")
         unit = session.get(Unit, body.unit_id)
         if unit is None or (
             actor.role == Role.COORDINATOR and unit.organisation_id != actor.organisation_id
@@ -232,7 +232,7 @@ def assign_examiner(entry_id: int, body: schemas.ExaminerAssign, token: TokenDep
         require(actor)
         if not 1 <= entry_id <= MAX_ID:
             raise not_found("Posten", entry_id)
-        assignment = auth.assign_examiner(
+        assignment = services.assign_examiner(
             session, entry_id=entry_id, examiner_id=body.user_id, assigned_by=actor.name, now=now()
         )
         return {"entry_id": assignment.entry_id, "user_id": assignment.user_id}

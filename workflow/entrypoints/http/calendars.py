@@ -14,9 +14,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from workflow import auth, exports, feeds
+from workflow import exports, feeds, services
 from workflow.domain.access import Role, may_manage_feed
-from workflow.domain.errors import NotFound, refusal
+from workflow.domain.errors import Forbidden, NotFound, feed_not_found, refusal
 from workflow.domain.rules import EARLIEST_YEAR, LATEST_YEAR
 from workflow.entrypoints.http.deps import ActorDep, SessionDep, now, require, visible_entry
 from workflow.entrypoints.http.schemas import MAX_ID
@@ -69,10 +69,10 @@ def calendar_feed(
 ) -> Response:
     """The calendar of every cycle's dates, with the board meetings and site visits of one
     organisation's entries (or of all, with a whole-city token); no login, the token decides."""
-    feed_token = feeds.resolve_feed_token(session, token)
+    feed_token = services.resolve_feed_token(session, token)
     if feed_token.organisation_id is not None:
         if organisation_id not in (None, feed_token.organisation_id):
-            raise feeds.feed_not_found()
+            raise feed_not_found()
         organisation_id = feed_token.organisation_id
     body = feeds.cycle_calendar(session, organisation_id=organisation_id, now=now())
     return Response(
@@ -93,11 +93,11 @@ def create_calendar_token(
     whole city's (admin). The token is returned this once."""
     if not may_manage_feed(actor, body.organisation_id):
         raise refusal(
-            auth.Forbidden,
+            Forbidden,
             "forbidden",
             "Du kan bara skapa kalenderlänkar för din egen organisation.",
         )
-    issued = feeds.issue_feed_token(
+    issued = services.issue_feed_token(
         session, organisation_id=body.organisation_id, created_by=actor.name, now=now()
     )
     url = request.url_for("calendar_feed").include_query_params(token=issued.token)
@@ -124,7 +124,7 @@ def revoke_calendar_token(token_id: int, session: SessionDep, actor: ActorDep) -
     if feed_token is None or not may_manage_feed(actor, feed_token.organisation_id):
         # Another organisation's token is as unknown to a coordinator as a missing one.
         raise refusal(NotFound, "not_found", f"Kalenderlänken med id {token_id} finns inte.")
-    feeds.revoke_feed_token(session, token_id, now())
+    services.revoke_feed_token(session, token_id, now())
     return Response(status_code=204)
 
 

@@ -21,7 +21,14 @@ from starlette.background import BackgroundTask
 
 from workflow import auth, db, services
 from workflow.domain.access import Actor, EntryScope, Role, can_see, may_move
-from workflow.domain.errors import NotFound, Reason, WorkflowError, refusal
+from workflow.domain.errors import (
+    Forbidden,
+    NotFound,
+    Reason,
+    Unauthenticated,
+    WorkflowError,
+    refusal,
+)
 from workflow.domain.stages import Stage
 from workflow.entrypoints.http.schemas import MAX_ID, storable_text_problem
 from workflow.models import Cycle, Entry, Organisation, Unit
@@ -48,9 +55,9 @@ async def bearer_token(
 ) -> str:
     """The bearer token, or 401 at once (no database needed to refuse a missing one)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise refusal(auth.Unauthenticated, "unauthenticated", "Ange Authorization: Bearer TOKEN.")
+        raise refusal(Unauthenticated, "unauthenticated", "Ange Authorization: Bearer TOKEN.")
     if storable_text_problem(credentials.credentials) is not None:
-        raise refusal(auth.Unauthenticated, "unauthenticated", "Ogiltig eller saknad token.")
+        raise refusal(Unauthenticated, "unauthenticated", "Ogiltig eller saknad token.")
     return credentials.credentials
 
 
@@ -79,13 +86,13 @@ def authorised(token: str) -> Iterator[tuple[Session, Actor]]:
 
 def require(actor: Actor, *roles: Role) -> None:
     if actor.role != Role.ADMIN and actor.role not in roles:
-        raise refusal(auth.Forbidden, "forbidden", "Din roll får inte göra detta.")
+        raise refusal(Forbidden, "forbidden", "Din roll får inte göra detta.")
 
 
 def forbid_unless_allowed(reason: Reason | None) -> None:
     """Forbidden with the access rule's reason, when it gave one."""
     if reason is not None:
-        raise auth.Forbidden((reason,))
+        raise Forbidden((reason,))
 
 
 def not_found(label: str, item_id: int) -> WorkflowError:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from workflow import webhooks
+from workflow import services
 from workflow.domain.access import Role
 from workflow.domain.errors import NotFound, refusal
 from workflow.entrypoints.http.deps import ActorDep, SessionDep, require
@@ -37,7 +37,7 @@ class WebhookPublic(BaseModel):
 def create_webhook(body: WebhookCreate, session: SessionDep, actor: ActorDep) -> Webhook:
     """Register a URL and a secret; every later transition is POSTed there, signed."""
     require(actor, Role.ADMIN)
-    return webhooks.register_webhook(
+    return services.register_webhook(
         session,
         url=body.url,
         secret=body.secret,
@@ -57,7 +57,7 @@ def list_webhooks(session: SessionDep, actor: ActorDep) -> list[Webhook]:
 def delete_webhook(webhook_id: int, session: SessionDep, actor: ActorDep) -> Response:
     require(actor, Role.ADMIN)
     _known_webhook(session, webhook_id)
-    webhooks.delete_webhook(session, webhook_id)
+    services.delete_webhook(session, webhook_id)
     return Response(status_code=204)
 
 

@@ -11,9 +11,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from sqlalchemy import text
 
 from workflow import db, outbox
-from workflow.auth import Forbidden
 from workflow.domain.access import Role
-from workflow.domain.errors import refusal
+from workflow.domain.errors import Forbidden, refusal
 from workflow.entrypoints.http.deps import ActorDep, now
 from workflow.metrics import WorkflowCollector
 

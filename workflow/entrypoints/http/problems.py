@@ -13,15 +13,17 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from workflow import auth
 from workflow.domain.errors import (
     Conflict,
+    Forbidden,
     Ineligible,
     InvalidInput,
     NotFound,
     Reason,
     StaleVersion,
+    TooManyAttempts,
     TransitionRefused,
+    Unauthenticated,
     WorkflowError,
 )
 from workflow.entrypoints.http import schemas
@@ -29,9 +31,9 @@ from workflow.entrypoints.http import schemas
 log = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: tuple[tuple[type[WorkflowError], int], ...] = (
-    (auth.Unauthenticated, 401),
-    (auth.Forbidden, 403),
-    (auth.TooManyAttempts, 429),
+    (Unauthenticated, 401),
+    (Forbidden, 403),
+    (TooManyAttempts, 429),
     (NotFound, 404),
     (StaleVersion, 409),
     (Conflict, 409),

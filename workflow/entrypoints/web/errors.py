@@ -19,8 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from workflow import auth
-from workflow.domain.errors import Reason, WorkflowError
+from workflow.domain.errors import Reason, Unauthenticated, WorkflowError
 from workflow.entrypoints.http.problems import problem, status_for
 from workflow.entrypoints.web.pages import error_page
 from workflow.entrypoints.web.session import optional_user
@@ -71,7 +70,7 @@ def _json_problem_as_page(request: Request, response: Response) -> Response:
 
 
 def _error_as_page(request: Request, error: Exception) -> Response:
-    if isinstance(error, auth.Unauthenticated):
+    if isinstance(error, Unauthenticated):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         query = urlencode({"next": target}) if request.method == "GET" and target != "/" else ""
         return RedirectResponse(f"/login?{query}" if query else "/login", status_code=303)

@@ -12,10 +12,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from workflow import auth, db, services
+from workflow import db, services
 from workflow.domain.access import may_book_site_visit
 from workflow.domain.errors import (
     Conflict,
+    Forbidden,
     InvalidInput,
     NotFound,
     Reason,
@@ -84,7 +85,7 @@ def transition(request: Request, entry_id: Id, form: FormDep) -> Response:
             )
     except StaleVersion:
         return stale_page(request, user, entry_id, form_id, values)
-    except auth.Forbidden as error:
+    except Forbidden as error:
         return error_page(
             request, 403, error.reasons, user=user, back=(f"/entries/{entry_id}", "Till posten")
         )
@@ -143,7 +144,7 @@ def book_site_visit(request: Request, entry_id: Id, form: FormDep) -> Response:
             )
     except StaleVersion:
         return stale_page(request, user, entry_id, "site-visit", values)
-    except auth.Forbidden as error:
+    except Forbidden as error:
         return error_page(
             request, 403, error.reasons, user=user, back=(f"/entries/{entry_id}", "Till posten")
         )
@@ -164,19 +165,19 @@ def assign_examiner(request: Request, entry_id: Id, form: FormDep) -> Response:
             entry_scope(session, user.actor, entry_id)
             if not user.is_admin:
                 raise refusal(
-                    auth.Forbidden, "forbidden", "Bara utmärkelsens kansli tilldelar examinatorer."
+                    Forbidden, "forbidden", "Bara utmärkelsens kansli tilldelar examinatorer."
                 )
             raw = form_text(form, "user_id", 20)
             if not raw.isdigit() or len(raw) > 9:
                 raise refusal(InvalidInput, "missing_examiner", "Välj en examinator.")
-            auth.assign_examiner(
+            services.assign_examiner(
                 session,
                 entry_id=entry_id,
                 examiner_id=int(raw),
                 assigned_by=user.actor.name,
                 now=now(),
             )
-    except auth.Forbidden as error:
+    except Forbidden as error:
         return error_page(
             request, 403, error.reasons, user=user, back=(f"/entries/{entry_id}", "Till posten")
         )
@@ -238,7 +239,7 @@ def _store_upload(request: Request, entry_id: int, form: FormData) -> Response:
                 actor=user.actor.name,
                 now=now(),
             )
-    except auth.Forbidden as error:
+    except Forbidden as error:
         return error_page(
             request, 403, error.reasons, user=user, back=(f"/entries/{entry_id}", "Till posten")
         )

@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from workflow import auth, db, outbox, services
 from workflow.domain.access import Role
-from workflow.domain.errors import NotFound, Reason, refusal
+from workflow.domain.errors import Forbidden, NotFound, Reason, refusal
 from workflow.domain.rules import EARLIEST_YEAR, LATEST_YEAR
 from workflow.domain.stages import STAGE_LABELS_SV, Stage
 from workflow.entrypoints.http.deps import now, nudge, visible_entry
@@ -244,7 +244,7 @@ def retry_message(request: Request, message_id: Id, form: FormDep) -> Response:
         check_csrf(user, form)
         if not user.is_admin:
             raise refusal(
-                auth.Forbidden, "forbidden", "Endast administratörer kan skicka om meddelanden."
+                Forbidden, "forbidden", "Endast administratörer kan skicka om meddelanden."
             )
         outbox.retry_message(session, message_id, now=now())
     back = safe_next(form_text(form, "back", 200)) if form.get("back") else "/outbox"

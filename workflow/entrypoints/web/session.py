@@ -30,7 +30,13 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from workflow import auth, db
-from workflow.domain.errors import WorkflowError, refusal
+from workflow.domain.errors import (
+    Forbidden,
+    TooManyAttempts,
+    Unauthenticated,
+    WorkflowError,
+    refusal,
+)
 from workflow.entrypoints.http.deps import now
 from workflow.entrypoints.http.problems import PayloadTooLarge
 from workflow.entrypoints.web.pages import WebUser, render
@@ -50,7 +56,7 @@ def _secure_cookies(request: Request) -> bool:
 def current_user(session: Session, request: Request) -> WebUser:
     session_id = request.cookies.get(SESSION_COOKIE)
     if not session_id:
-        raise refusal(auth.Unauthenticated, "unauthenticated", "Du är inte inloggad.")
+        raise refusal(Unauthenticated, "unauthenticated", "Du är inte inloggad.")
     actor, web_session = auth.session_actor(session, session_id, now=now())
     return WebUser(actor=actor, session_id=web_session.id, csrf_token=web_session.csrf_token)
 
@@ -85,7 +91,7 @@ def authorised_user(request: Request, form: FormData) -> WebUser:
 
 def _csrf_refusal() -> WorkflowError:
     return refusal(
-        auth.Forbidden,
+        Forbidden,
         "csrf_token_invalid",
         "Formuläret saknar en giltig säkerhetstoken (det kan ha blivit för gammalt). "
         "Ladda om sidan och försök igen.",
@@ -103,7 +109,7 @@ def check_same_origin(request: Request) -> None:
     }
     cross_origin = origin is not None and urlsplit(origin).netloc not in hosts
     if cross_origin or request.headers.get("sec-fetch-site") == "cross-site":
-        raise refusal(auth.Forbidden, "cross_site", "Formuläret skickades från en annan webbplats.")
+        raise refusal(Forbidden, "cross_site", "Formuläret skickades från en annan webbplats.")
 
 
 async def posted_form(request: Request) -> FormData:
@@ -225,7 +231,7 @@ def login(request: Request, form: FormDep) -> Response:
                 password=password if isinstance(password, str) else "",
                 now=now(),
             )
-        except auth.TooManyAttempts as error:
+        except TooManyAttempts as error:
             return _login_page(
                 request,
                 status=429,
@@ -234,7 +240,7 @@ def login(request: Request, form: FormDep) -> Response:
                 next_path=next_path,
                 headers={"Retry-After": str(int(auth.LOGIN_WINDOW.total_seconds()))},
             )
-        except auth.Unauthenticated:
+        except Unauthenticated:
             pass  # caught inside the transaction, so the failed attempt is committed
         else:
             session_id = web_session.id

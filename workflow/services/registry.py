@@ -1,0 +1,331 @@
+"""The register: cycles, organisations, units (one by one or from a CSV file), users and
+examiners. Each use case runs in the caller's one transaction and refuses with every reason."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from workflow import reminders
+from workflow.auth import entry_scope, hash_password, hash_token
+from workflow.db import get_existing
+from workflow.domain import rules
+from workflow.domain.access import Role, examiner_conflict
+from workflow.domain.calendar import ceremony_span, hours_reason
+from workflow.domain.errors import Conflict, InvalidInput, NotFound, Reason, refusal
+from workflow.models import (
+    Cycle,
+    Entry,
+    ExaminerAssignment,
+    Organisation,
+    Unit,
+    UnitCreate,
+    User,
+)
+from workflow.services._rows import insert_or_conflict
+
+ORGANISATION_KINDS = {"forvaltning": "förvaltning", "bolag": "bolag"}
+
+
+# --- cycles ------------------------------------------------------------------------------------
+
+
+def create_cycle(
+    session: Session,
+    *,
+    year: int,
+    contribution_deadline: date,
+    extract_deadline: date,
+    winners_date: date,
+    award_office_email: str = rules.AWARD_OFFICE_EMAIL,
+    classes: Sequence[str] | None = None,
+    ceremony_starts_at: time | None = None,
+    ceremony_ends_at: time | None = None,
+) -> Cycle:
+    reasons = list(rules.cycle_reasons(year, contribution_deadline, extract_deadline, winners_date))
+    ceremony = ceremony_span(ceremony_starts_at, ceremony_ends_at)
+    wrong_hours = hours_reason("ceremony_hours", ceremony)
+    if wrong_hours is not None:
+        reasons.append(wrong_hours)
+    if not rules.is_email(award_office_email):
+        reasons.append(Reason("invalid_email", f"'{award_office_email}' är ingen e-postadress."))
+    class_codes = _award_classes(classes, reasons)
+    if reasons:
+        raise InvalidInput(reasons)
+    if session.exec(select(Cycle).where(Cycle.year == year)).first() is not None:
+        raise refusal(Conflict, "cycle_exists", f"Det finns redan en omgång för år {year}.")
+    cycle = Cycle(
+        year=year,
+        contribution_deadline=contribution_deadline,
+        extract_deadline=extract_deadline,
+        winners_date=winners_date,
+        award_office_email=award_office_email,
+        classes=class_codes,
+        ceremony_starts_at=ceremony[0],
+        ceremony_ends_at=ceremony[1],
+    )
+    message = f"Det finns redan en omgång för år {year}."
+    return insert_or_conflict(session, cycle, "cycle_exists", message)
+
+
+def _award_classes(classes: Sequence[str] | None, reasons: list[Reason]) -> list[str]:
+    if not classes:
+        return list(rules.AWARD_CLASSES)
+    codes: list[str] = []
+    for name in classes:
+        code = rules.normalise_award_class(name)
+        if code is None:
+            reasons.append(rules.unknown_award_class(name))
+        elif code not in codes:
+            codes.append(code)
+    return codes
+
+
+def update_cycle_deadlines(
+    session: Session,
+    *,
+    year: int,
+    now: datetime,
+    contribution_deadline: date | None = None,
+    extract_deadline: date | None = None,
+    winners_date: date | None = None,
+) -> Cycle:
+    """Move a cycle's dates; pending reminders of its open entries are re-planned at once."""
+    # Locked: two people moving different dates at once must not leave them out of order
+    # (each checked against the other's old dates). PostgreSQL waits here; SQLite refuses a
+    # writer whose read is stale.
+    cycle = session.exec(select(Cycle).where(Cycle.year == year).with_for_update()).first()
+    if cycle is None:
+        raise refusal(NotFound, "cycle_not_found", f"Det finns ingen omgång för år {year}.")
+    contribution = contribution_deadline or cycle.contribution_deadline
+    extract = extract_deadline or cycle.extract_deadline
+    winners = winners_date or cycle.winners_date
+    reasons = rules.cycle_reasons(year, contribution, extract, winners)
+    if reasons:
+        raise InvalidInput(reasons)
+    cycle.contribution_deadline, cycle.extract_deadline, cycle.winners_date = (
+        contribution,
+        extract,
+        winners,
+    )
+    session.add(cycle)
+    session.flush()
+    reminders.replan_cycle(session, cycle, now)
+    return cycle
+
+
+# --- organisations and units ---------------------------------------------------------------------
+
+
+def create_organisation(
+    session: Session, *, name: str, kind: str, board: str, coordinator_email: str | None = None
+) -> Organisation:
+    reasons = [
+        *rules.name_reasons("Organisationens namn", name),
+        *rules.name_reasons("Nämnden eller styrelsen", board, missing="missing_board"),
+    ]
+    if kind not in ORGANISATION_KINDS:
+        reasons.append(
+            Reason("invalid_kind", f"'{kind}' är ingen organisationstyp (forvaltning, bolag).")
+        )
+    if coordinator_email and not rules.is_email(coordinator_email):
+        reasons.append(Reason("invalid_email", f"'{coordinator_email}' är ingen e-postadress."))
+    if reasons:
+        raise InvalidInput(reasons)
+    organisation = Organisation(
+        name=name.strip(), kind=kind, board=board.strip(), coordinator_email=coordinator_email
+    )
+    return insert_or_conflict(
+        session, organisation, "organisation_exists", f"Organisationen '{name}' finns redan."
+    )
+
+
+def unit_spec_reasons(spec: UnitCreate) -> tuple[Reason, ...]:
+    """What makes the spec impossible to store (not what makes the unit ineligible)."""
+    reasons = list(rules.unit_fact_reasons(spec.staff_count, spec.share_stockholm_residents))
+    reasons.extend(rules.name_reasons("Enhetens namn", spec.name))
+    if spec.contact_email and not rules.is_email(spec.contact_email):
+        reasons.append(Reason("invalid_email", f"'{spec.contact_email}' är ingen e-postadress."))
+    for year in spec.earlier_participation_years:
+        if not rules.EARLIEST_YEAR - 100 <= year <= rules.LATEST_YEAR:
+            reasons.append(Reason("invalid_year", f"{year} är inget årtal för ett deltagande."))
+    if spec.earlier_participation_count < 0:
+        reasons.append(
+            Reason("invalid_count", "Antal tidigare deltaganden kan inte vara negativt.")
+        )
+    return tuple(reasons)
+
+
+def create_unit(session: Session, spec: UnitCreate) -> Unit:
+    reasons = unit_spec_reasons(spec)
+    if reasons:
+        raise InvalidInput(reasons)
+    get_existing(session, Organisation, spec.organisation_id, "Organisationen")
+    return insert_or_conflict(
+        session,
+        _unit_from(spec),
+        "unit_exists",
+        f"Enheten '{spec.name}' finns redan i organisationen.",
+    )
+
+
+def _unit_from(spec: UnitCreate) -> Unit:
+    years = sorted(set(spec.earlier_participation_years))
+    return Unit(
+        **{
+            **spec.model_dump(),
+            "name": spec.name.strip(),
+            "contact_email": spec.contact_email or None,
+            "earlier_participation_years": years,
+            "earlier_participation_count": max(spec.earlier_participation_count, len(years)),
+        }
+    )
+
+
+def import_units(session: Session, specs: Sequence[tuple[int, UnitCreate]]) -> list[Unit]:
+    """Create every unit or none; reasons name the CSV row (the int beside each spec)."""
+    reasons = _import_reasons(session, specs)
+    if reasons:
+        raise InvalidInput(reasons)
+    units = [_unit_from(spec) for _, spec in specs]
+    try:
+        session.add_all(units)
+        session.flush()
+    except IntegrityError:  # another import (or person) created one of them just now
+        raise refusal(
+            Conflict, "unit_exists", "Någon av enheterna skapades nyss av någon annan; läs in igen."
+        ) from None
+    return units
+
+
+def _import_reasons(session: Session, specs: Sequence[tuple[int, UnitCreate]]) -> list[Reason]:
+    reasons: list[Reason] = []
+    known_orgs = set(session.exec(select(Organisation.id)).all())
+    existing = {
+        (org_id, name) for org_id, name in session.exec(select(Unit.organisation_id, Unit.name))
+    }
+    seen: dict[tuple[int, str], int] = {}
+    for row, spec in specs:
+        for reason in unit_spec_reasons(spec):
+            reasons.append(Reason(reason.code, f"Rad {row}: {reason.message}"))
+        if spec.organisation_id not in known_orgs:
+            reasons.append(
+                Reason(
+                    "unknown_organisation", f"Rad {row}: okänd organisation {spec.organisation_id}."
+                )
+            )
+        key = (spec.organisation_id, spec.name.strip())
+        if key in existing:
+            reasons.append(Reason("unit_exists", f"Rad {row}: enheten '{spec.name}' finns redan."))
+        elif key in seen:
+            reasons.append(Reason("duplicate_row", f"Rad {row}: samma enhet som rad {seen[key]}."))
+        seen.setdefault(key, row)
+    return reasons
+
+
+# --- users and examiners -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewUser:
+    user: User
+    token: str  # shown once, never stored
+
+
+def create_user(
+    session: Session,
+    *,
+    name: str,
+    role: str,
+    now: datetime,
+    organisation_id: int | None = None,
+    unit_id: int | None = None,
+    password: str | None = None,
+) -> NewUser:
+    parsed_role = _parse_role(role)
+    reasons = _user_reasons(name, parsed_role, organisation_id, unit_id, password)
+    if reasons:
+        raise InvalidInput(reasons)
+    if organisation_id is not None:
+        get_existing(session, Organisation, organisation_id, "Organisationen")
+    if unit_id is not None:
+        unit = get_existing(session, Unit, unit_id, "Enheten")
+        organisation_id = organisation_id or unit.organisation_id
+    if session.exec(select(User).where(User.name == name.strip())).first() is not None:
+        raise refusal(Conflict, "user_exists", f"Användaren '{name}' finns redan.")
+    token = secrets.token_urlsafe(32)
+    user = User(
+        name=name.strip(),
+        role=parsed_role.value,
+        organisation_id=organisation_id,
+        unit_id=unit_id,
+        token_hash=hash_token(token),
+        password_hash=hash_password(password) if password else None,
+        created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    return NewUser(user, token)
+
+
+def _parse_role(role: str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        known = ", ".join(r.value for r in Role)
+        raise refusal(
+            InvalidInput, "unknown_role", f"Okänd roll '{role}' (giltiga: {known})."
+        ) from None
+
+
+def _user_reasons(
+    name: str,
+    role: Role,
+    organisation_id: int | None,
+    unit_id: int | None,
+    password: str | None,
+) -> list[Reason]:
+    reasons = list(rules.name_reasons("Användarnamnet", name))
+    if role == Role.COORDINATOR and organisation_id is None:
+        reasons.append(Reason("missing_organisation", "En samordnare behöver --organisation."))
+    if role == Role.EXAMINER and organisation_id is None:
+        # Needed for the conflict-of-interest rule: no one examines their own administration.
+        reasons.append(
+            Reason("missing_organisation", "En examinator behöver --organisation (för jävsregeln).")
+        )
+    if role == Role.UNIT_CONTACT and unit_id is None:
+        reasons.append(Reason("missing_unit", "En kontaktperson behöver --unit."))
+    if password is not None and len(password) < 10:
+        reasons.append(Reason("weak_password", "Lösenordet måste ha minst 10 tecken."))
+    return reasons
+
+
+def assign_examiner(
+    session: Session, *, entry_id: int, examiner_id: int, assigned_by: str, now: datetime
+) -> ExaminerAssignment:
+    """Assign an examiner to an entry; refused (jäv) for one from the entry's organisation."""
+    entry = get_existing(session, Entry, entry_id, "Posten")
+    examiner = session.get(User, examiner_id)
+    if examiner is None or examiner.role != Role.EXAMINER:
+        raise refusal(NotFound, "not_found", f"Examinatorn med id {examiner_id} finns inte.")
+    conflict = examiner_conflict(examiner.organisation_id, entry_scope(session, entry))
+    if conflict is not None:
+        raise Conflict((conflict,))
+    existing = session.exec(
+        select(ExaminerAssignment).where(
+            ExaminerAssignment.entry_id == entry_id, ExaminerAssignment.user_id == examiner_id
+        )
+    ).first()
+    if existing is not None:
+        return existing
+    assignment = ExaminerAssignment(
+        entry_id=entry_id, user_id=examiner_id, assigned_by=assigned_by, created_at=now
+    )
+    session.add(assignment)
+    session.flush()
+    return assignment
