@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache, lru_cache
 from pathlib import Path
@@ -68,7 +68,9 @@ def transaction(engine: Engine | None = None) -> Iterator[Session]:
 # As warehouse's task class does: a worker is told "deliver now" only once the rows it is to
 # deliver are committed (told earlier, it could look before they are there), never for a
 # rollback, and at most once per commit. Only a nudge: the periodic sweep delivers anyway.
+# The process's entrypoint says how to nudge (`when_outbox_committed`): this layer knows no broker.
 _OUTBOX_WRITTEN = "outbox_written"
+_outbox_committed: list[Callable[[], None]] = []
 
 
 def note_outbox_written(session: Session) -> None:
@@ -76,24 +78,26 @@ def note_outbox_written(session: Session) -> None:
     session.info[_OUTBOX_WRITTEN] = True
 
 
+def when_outbox_committed(hook: Callable[[], None]) -> None:
+    """Call `hook` after every commit that wrote outbox messages (once, however often it is
+    registered). It runs on the committing thread, so it must not wait for anything."""
+    if hook not in _outbox_committed:
+        _outbox_committed.append(hook)
+
+
 @event.listens_for(Session, "after_commit")
-def _nudge_after_commit(session: Session) -> None:
+def _after_commit(session: Session) -> None:
     if session.info.pop(_OUTBOX_WRITTEN, False):
-        _nudge_outbox()
+        for hook in _outbox_committed:
+            try:
+                hook()
+            except Exception as error:  # best effort: a lost nudge only waits for the sweep
+                log.warning("could not nudge the outbox relay: %s", error)
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget_outbox_written(session: Session) -> None:
     session.info.pop(_OUTBOX_WRITTEN, None)
-
-
-def _nudge_outbox() -> None:
-    try:
-        from tasks.nudge import nudge_outbox  # the tasks import this package: ask late
-
-        nudge_outbox()
-    except Exception as error:  # best effort: a lost nudge only waits for the sweep
-        log.warning("could not nudge the outbox relay: %s", error)
 
 
 def upgrade_schema(engine: Engine | None = None) -> None:

@@ -8,13 +8,15 @@ a manager with budget and staff responsibility, a business plan), marked `# assu
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from workflow import services
-from workflow.models import Cycle, Entry, Organisation, Unit
+from workflow.models import Cycle, Entry, Organisation, Unit, User
 
 ACTOR = "demo"
 
@@ -150,3 +152,51 @@ def _ensure_entry(session: Session, seed: _SeedUnit, organisation_id: int, now: 
             )
     assert entry.id is not None
     return entry.id
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    name: str
+    role: str
+    password: str | None  # None: the user was there already, and its password is not shown
+
+
+def ensure_demo_logins(session: Session, *, now: datetime) -> list[DemoLogin]:
+    """One login per role, created once; passwords are random and returned once. The
+    coordinator and the contact belong to the first unit; the examiner comes from another
+    organisation (an examiner never examines its own) and is given the first unit's entries."""
+    units = session.exec(select(Unit).order_by(col(Unit.id))).all()
+    first = units[0]
+    other_org = next(u.organisation_id for u in units if u.organisation_id != first.organisation_id)
+    roles: list[tuple[str, str, dict[str, Any]]] = [
+        ("admin", "admin", {}),
+        ("samordnare", "coordinator", {"organisation_id": first.organisation_id}),
+        ("kontakt", "unit_contact", {"unit_id": first.id}),
+        ("examinator", "examiner", {"organisation_id": other_org}),
+        ("jury", "jury", {}),
+    ]
+    logins = []
+    for name, role, extra in roles:
+        if session.exec(select(User).where(User.name == name)).first() is not None:
+            logins.append(DemoLogin(name, role, None))
+            continue
+        password = secrets.token_urlsafe(9)
+        created = services.create_user(
+            session, name=name, role=role, now=now, password=password, **extra
+        )
+        if role == "examiner":
+            _assign_unit_entries(session, first, examiner_id=created.user.id or 0, now=now)
+        logins.append(DemoLogin(name, role, password))
+    return logins
+
+
+def _assign_unit_entries(session: Session, unit: Unit, *, examiner_id: int, now: datetime) -> None:
+    """Give the demo examiner something to examine: the unit's entries."""
+    for entry in session.exec(select(Entry).where(Entry.unit_id == unit.id)):
+        services.assign_examiner(
+            session,
+            entry_id=entry.id or 0,
+            examiner_id=examiner_id,
+            assigned_by=ACTOR,
+            now=now,
+        )

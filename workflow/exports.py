@@ -24,13 +24,14 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from sqlmodel import Session, col, select
 
-from workflow import services, swedish
+from workflow import swedish
 from workflow.domain.calendar import STOCKHOLM
 from workflow.domain.errors import NotFound, refusal
 from workflow.domain.rules import JURY_OUTCOMES
 from workflow.domain.stages import STAGE_LABELS_SV, Stage
 from workflow.feeds import fact_date, site_visit_day
 from workflow.models import Cycle, HistoryEvent
+from workflow.queries import entries as entry_queries
 
 Cell = int | str | date | None
 
@@ -69,7 +70,7 @@ def entry_rows(session: Session, *, year: int) -> list[tuple[Cell, ...]]:
     such a cycle. Dates are `date`s; a date not (yet) known is None."""
     if session.exec(select(Cycle.id).where(Cycle.year == year)).first() is None:
         raise refusal(NotFound, "cycle_not_found", f"Det finns ingen omgång för år {year}.")
-    views = services.entry_views(session, year=year)
+    views = entry_queries.entry_views(session, year=year)
     reached = _days_reached(session, [int(view["id"]) for view in views])
     rows: list[tuple[Cell, ...]] = []
     for view in views:
@@ -119,7 +120,7 @@ def _days_reached(session: Session, entry_ids: Sequence[int]) -> dict[tuple[int,
 def history_rows(session: Session, entry_id: int) -> list[tuple[Cell, ...]]:
     """The entry's history (columns as `HISTORY_COLUMNS`); NotFound for an unknown entry."""
     rows: list[tuple[Cell, ...]] = []
-    for event in services.entry_history(session, entry_id):
+    for event in entry_queries.entry_history(session, entry_id):
         at = datetime.fromisoformat(event["at"]).astimezone(STOCKHOLM)
         rows.append(
             (

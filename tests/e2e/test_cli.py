@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import pkgutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
+import typer
 
+import workflow
 from tests.e2e.support import free_port, wait_until
+from workflow import db
+from workflow.auth import Forbidden, TooManyAttempts, Unauthenticated
+from workflow.domain.errors import WorkflowError, refusal
+from workflow.entrypoints.cli.processes import serve_environment
+from workflow.entrypoints.cli.work import EXIT_CODES, run
 
 KVALITET = [sys.executable, "-m", "workflow.entrypoints.cli"]
 
@@ -447,3 +458,67 @@ def test_web_serves_with_several_workers_and_stops_on_sigterm(tmp_path: Path) ->
         code = process.wait(timeout=30)
     assert code == 0, process.stdout.read().decode() if process.stdout else ""
     assert time.monotonic() - started < 30
+
+
+def _refusal_classes() -> set[type[WorkflowError]]:
+    """Every refusal the workflow defines below its entrypoints (the HTTP entrypoints' own,
+    such as an upload too large for a request body, never reach the command line)."""
+    for module in pkgutil.walk_packages(workflow.__path__, "workflow."):
+        if not module.name.startswith(("workflow.entrypoints", "workflow.migrations")):
+            importlib.import_module(module.name)
+    found: set[type[WorkflowError]] = set()
+    unseen = [WorkflowError]
+    while unseen:
+        for kind in unseen.pop().__subclasses__():
+            found.add(kind)
+            unseen.append(kind)
+    return {kind for kind in found if not kind.__module__.startswith("workflow.entrypoints")}
+
+
+def test_every_refusal_has_an_exit_code() -> None:
+    """Each refusal class the workflow raises maps to an exit code, by its own class or a
+    named ancestor: none falls through to the catch-all."""
+    unmapped = [
+        kind.__qualname__
+        for kind in _refusal_classes()
+        if not any(ancestor in EXIT_CODES for ancestor in kind.__mro__)
+    ]
+    assert unmapped == []
+
+
+@pytest.mark.parametrize(
+    ("error", "exit_code"), [(Unauthenticated, 9), (Forbidden, 9), (TooManyAttempts, 10)]
+)
+def test_an_access_refusal_ends_the_command_with_its_code_and_reason(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    error: type[WorkflowError],
+    exit_code: int,
+) -> None:
+    """A refusal of access in a command's transaction prints its reason and exits with its
+    own code (it used to end in StopIteration, the code lookup finding nothing)."""
+
+    @contextmanager
+    def no_database() -> Iterator[None]:
+        yield None
+
+    def refuse(_session: object) -> None:
+        raise refusal(error, "refused", "Du får inte göra det.")
+
+    monkeypatch.setattr(db, "transaction", no_database)
+    with pytest.raises(typer.Exit) as exited:
+        run(refuse)
+    assert exited.value.exit_code == exit_code
+    assert capsys.readouterr().err == "fel: Du får inte göra det.\n"
+
+
+def test_serve_gives_the_web_and_the_worker_one_broker_and_its_own_address() -> None:
+    """`serve` adds the broker both processes use, and its own address as PUBLIC_URL unless
+    the operator set one (a webhook may not point back at this very server)."""
+    broker = "redis://127.0.0.1:6379/0"
+    assert serve_environment(broker, "0.0.0.0", 8080, {}) == {
+        "CELERY_BROKER_URL": broker,
+        "PUBLIC_URL": "http://0.0.0.0:8080",
+    }
+    given = {"PUBLIC_URL": "https://kvalitet.stockholm.se"}
+    assert serve_environment(broker, "127.0.0.1", 8000, given) == {"CELERY_BROKER_URL": broker}

@@ -41,6 +41,7 @@ from workflow.models import (
     Unit,
     User,
 )
+from workflow.queries import entries as entry_queries
 
 ADMIN = ("anna", "kansliet-lösen-1")
 COORDINATOR = ("sam", "samordnare-lösen-1")
@@ -60,11 +61,11 @@ class World:
 
     def version(self, entry_id: int) -> int:
         with transaction(self.engine) as session:
-            return int(services.get_entry(session, entry_id).version)
+            return int(entry_queries.get_entry(session, entry_id).version)
 
     def stage(self, entry_id: int) -> str:
         with transaction(self.engine) as session:
-            return str(services.get_entry(session, entry_id).stage)
+            return str(entry_queries.get_entry(session, entry_id).stage)
 
     def history_length(self, entry_id: int) -> int:
         with transaction(self.engine) as session:
@@ -82,7 +83,7 @@ class World:
                 session,
                 entry_id=entry_id,
                 target=target,
-                version=services.get_entry(session, entry_id).version,
+                version=entry_queries.get_entry(session, entry_id).version,
                 actor="kansliet",
                 now=LATER,
                 data=data,

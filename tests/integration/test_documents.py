@@ -41,6 +41,7 @@ from workflow.emails import render_email
 from workflow.entrypoints.http import app as http_app
 from workflow.entrypoints.http import deps
 from workflow.models import Cycle, OutboxMessage
+from workflow.queries import entries as entry_queries
 from workflow.settings import Settings
 
 TITLE_2024 = "Deltagande i kvalitetsutmärkelsen 2024"
@@ -182,7 +183,7 @@ def social(engine: Engine) -> Case:
 
 def record_decision(engine: Engine, entry_id: int, decision: str) -> None:
     with transaction(engine) as session:
-        entry = services.get_entry(session, entry_id)
+        entry = entry_queries.get_entry(session, entry_id)
         services.advance_entry(
             session,
             entry_id=entry_id,
@@ -466,7 +467,7 @@ def test_a_count_without_years_says_which_time_and_withdrawn_units_are_left_out(
         ),
     )
     with transaction(engine) as session:
-        entry = services.get_entry(session, case.entry_ids[2])
+        entry = entry_queries.get_entry(session, case.entry_ids[2])
         services.withdraw_entry(
             session,
             entry_id=entry.id or 0,
@@ -607,7 +608,7 @@ def test_only_withdrawn_entries_leave_nothing_for_the_board(engine: Engine) -> N
         units=(("Fritidsgården", "andra_verksamheter", (), 0),),
     )
     with transaction(engine) as session:
-        entry = services.get_entry(session, case.entry_ids[0])
+        entry = entry_queries.get_entry(session, case.entry_ids[0])
         services.withdraw_entry(
             session, entry_id=entry.id or 0, version=entry.version, actor="t", now=NOW, note="Nej."
         )
@@ -661,7 +662,7 @@ def test_api_serves_docx_and_pdf_to_admin_and_own_coordinator(
     admin = token(engine, "kansliet", "admin")
     coordinator = token(engine, "samordnare", "coordinator", organisation_id=case.organisation_id)
     with transaction(engine) as session:
-        unit_id = services.entry_view(session, case.entry_ids[0])["unit_id"]
+        unit_id = entry_queries.entry_view(session, case.entry_ids[0])["unit_id"]
     contact = token(engine, "chefen", "unit_contact", unit_id=unit_id)
     url = f"/api/v1/organisations/{case.organisation_id}/report"
     before = row_counts(engine)

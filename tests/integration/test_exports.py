@@ -19,6 +19,7 @@ from workflow.db import transaction
 from workflow.domain.calendar import STOCKHOLM
 from workflow.domain.errors import NotFound
 from workflow.models import Entry
+from workflow.queries import entries as entry_queries
 
 SODERMALM = "Södermalms stadsdelsförvaltning"
 HEADER = [
@@ -234,7 +235,7 @@ def test_year_without_cycle_is_refused_clearly(engine: Engine) -> None:
 def test_history_csv_rows_match_the_entry_history(engine: Engine) -> None:
     won = winner(engine)
     with transaction(engine) as session:
-        history = services.entry_history(session, won)
+        history = entry_queries.entry_history(session, won)
         rows = read_csv(exports.history_csv(session, won))
     labels = {
         None: "",

@@ -12,9 +12,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
 
-import tasks.nudge
 from tests.conftest import NOW, attach_extract, seed_cycle, seed_entry, seed_unit
-from workflow import services
+from workflow import db, services
 from workflow.db import transaction
 from workflow.domain.access import Actor, Role
 from workflow.domain.errors import (
@@ -525,7 +524,8 @@ def nudges_seen(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[int]:
             seen.append(len(other.exec(select(OutboxMessage)).all()))
         return True
 
-    monkeypatch.setattr(tasks.nudge, "nudge_outbox", record)
+    monkeypatch.setattr(db, "_outbox_committed", [])  # this test's hook alone
+    db.when_outbox_committed(record)
     return seen
 
 

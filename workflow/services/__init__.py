@@ -10,17 +10,6 @@ from __future__ import annotations
 
 from workflow.domain.stages import parse_stage
 from workflow.models import UnitCreate
-from workflow.queries.entries import (
-    ENTRY_PAGE_MAX,
-    CycleOverview,
-    count_rows,
-    cycle_overview,
-    entry_history,
-    entry_view,
-    entry_views,
-    get_entry,
-    view_of,
-)
 from workflow.services.entries import (
     DOCUMENT_KINDS,
     MAX_UPLOAD_BYTES,
@@ -58,10 +47,8 @@ from workflow.services.registry import (
 
 __all__ = [
     "DOCUMENT_KINDS",
-    "ENTRY_PAGE_MAX",
     "MAX_UPLOAD_BYTES",
     "ORGANISATION_KINDS",
-    "CycleOverview",
     "NewFeedToken",
     "NewUser",
     "UnitCreate",
@@ -69,19 +56,13 @@ __all__ = [
     "assign_examiner",
     "attach_document",
     "check_move",
-    "count_rows",
     "create_cycle",
     "create_entry",
     "create_feed_token",
     "create_organisation",
     "create_unit",
     "create_user",
-    "cycle_overview",
     "delete_webhook",
-    "entry_history",
-    "entry_view",
-    "entry_views",
-    "get_entry",
     "import_units",
     "issue_feed_token",
     "keep_for_transaction",
@@ -94,6 +75,5 @@ __all__ = [
     "schedule_site_visit",
     "unit_spec_reasons",
     "update_cycle_deadlines",
-    "view_of",
     "withdraw_entry",
 ]

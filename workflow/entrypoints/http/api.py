@@ -25,7 +25,6 @@ from workflow.entrypoints.http.deps import (
     movable_entry,
     not_found,
     now,
-    nudge,
     require,
     rows_of_change,
 )
@@ -33,6 +32,7 @@ from workflow.entrypoints.http.limits import MAX_UPLOAD_BYTES
 from workflow.entrypoints.http.problems import PayloadTooLarge, documented
 from workflow.entrypoints.http.schemas import MAX_ID
 from workflow.models import Cycle, Organisation, Unit
+from workflow.queries import entries as entry_queries
 from workflow.queries import registry
 
 router = APIRouter(prefix="/api/v1", responses=documented(400, 401, 403, 404, 409, 413, 422))
@@ -126,8 +126,8 @@ def create_entry(body: schemas.EntryCreate, token: TokenDep) -> JSONResponse:
             actor=actor.name,
             now=now(),
         )
-        view = services.entry_view(session, entry.id or 0)
-        return JSONResponse(status_code=201, content=view, background=nudge())
+        view = entry_queries.entry_view(session, entry.id or 0)
+        return JSONResponse(status_code=201, content=view)
 
 
 @router.get("/entries", response_model=list[schemas.EntryPublic])
@@ -139,7 +139,7 @@ def list_entries(
     stage: Annotated[str | None, Query(max_length=50)] = None,
     organisation_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Annotated[
-        int, Query(ge=1, le=services.ENTRY_PAGE_MAX, description="Entries per page.")
+        int, Query(ge=1, le=entry_queries.ENTRY_PAGE_MAX, description="Entries per page.")
     ] = 100,
     after_id: Annotated[
         int | None,
@@ -149,7 +149,7 @@ def list_entries(
     """Entries in id order, a page at a time: while there are more, the `Link` header names
     the next page (rel="next") and `X-Next-After-Id` the `after_id` that fetches it."""
     with authorised(token) as (session, actor):
-        page = services.entry_views(
+        page = entry_queries.entry_views(
             session,
             stage=stage,
             year=year,
@@ -171,7 +171,7 @@ def list_entries(
 def get_entry(entry_id: int, token: TokenDep) -> dict[str, Any]:
     with authorised(token) as (session, actor):
         entry_scope(session, actor, entry_id)
-        return services.entry_view(session, entry_id)
+        return entry_queries.entry_view(session, entry_id)
 
 
 @router.post("/entries/{entry_id}/transitions", response_model=schemas.EntryPublic)
@@ -189,7 +189,7 @@ def transition(entry_id: int, body: schemas.TransitionRequest, token: TokenDep) 
             data={k: "" if v is None else str(v) for k, v in body.data.items()},
         )
         changed = rows_of_change(session, entry)
-    return JSONResponse(content=services.view_of(*changed), background=nudge())
+    return JSONResponse(content=entry_queries.view_of(*changed))
 
 
 @router.post("/entries/{entry_id}/site-visit", response_model=schemas.EntryPublic)
@@ -210,14 +210,14 @@ def book_site_visit(entry_id: int, body: schemas.SiteVisitRequest, token: TokenD
             ends_at=body.ends_at,
         )
         changed = rows_of_change(session, entry)
-    return JSONResponse(content=services.view_of(*changed), background=nudge())
+    return JSONResponse(content=entry_queries.view_of(*changed))
 
 
 @router.get("/entries/{entry_id}/history", response_model=list[schemas.HistoryEventPublic])
 def history(entry_id: int, token: TokenDep) -> list[dict[str, Any]]:
     with authorised(token) as (session, actor):
         entry_scope(session, actor, entry_id)
-        return services.entry_history(session, entry_id)
+        return entry_queries.entry_history(session, entry_id)
 
 
 @router.post(
@@ -300,6 +300,6 @@ def retry_outbox(message_id: int, token: TokenDep) -> JSONResponse:
         require(actor)
         if not 1 <= message_id <= MAX_ID:
             raise not_found("Meddelandet", message_id)
-        message = outbox.retry_message(session, message_id, now=now())
+        message = services.retry_message(session, message_id, now=now())
         views = outbox.outbox_views(session, message_ids=[message.id or 0], with_subject=True)
-        return JSONResponse(content=views[0], background=nudge())
+        return JSONResponse(content=views[0])

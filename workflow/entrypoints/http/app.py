@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from anyio import to_thread
 from fastapi import FastAPI
 
+from tasks.nudge import nudge_after_outbox_commits
 from workflow import db, logs
 from workflow.entrypoints.http import api, calendars, hooks, ops, problems, reports
 from workflow.entrypoints.http.limits import LimitApiBodies
@@ -40,6 +41,7 @@ async def _prepare_worker(_app: FastAPI) -> AsyncIterator[None]:
 
 def create_app() -> FastAPI:
     logs.configure()
+    nudge_after_outbox_commits()
     app = FastAPI(
         lifespan=_prepare_worker,
         title="Kvalitetsutmärkelsen",

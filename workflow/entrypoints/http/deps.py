@@ -17,7 +17,6 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
-from starlette.background import BackgroundTask
 
 from workflow import auth, db, services
 from workflow.domain.access import Actor, EntryScope, Role, can_see, may_move
@@ -32,7 +31,6 @@ from workflow.domain.errors import (
 from workflow.domain.stages import Stage
 from workflow.entrypoints.http.schemas import MAX_ID, storable_text_problem
 from workflow.models import Cycle, Entry, Organisation, Unit
-from workflow.settings import get_settings
 
 
 def now() -> datetime:
@@ -139,14 +137,3 @@ def rows_of_change(session: Session, entry: Entry) -> tuple[Entry, Unit, Organis
         session.get_one(Organisation, unit.organisation_id),
         session.get_one(Cycle, entry.cycle_id),
     )
-
-
-def nudge() -> BackgroundTask | None:
-    """After the response (and so after the commit), ask a worker to deliver now; nothing to
-    do (and no worker thread to take) without a broker, where the worker's own schedule
-    delivers."""
-    if not get_settings().celery_broker_url:
-        return None
-    from tasks.nudge import nudge_outbox
-
-    return BackgroundTask(nudge_outbox)

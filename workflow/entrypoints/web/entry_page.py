@@ -40,6 +40,7 @@ from workflow.entrypoints.web.words import (
 )
 from workflow.models import Organisation, Unit
 from workflow.queries import documents, messages, registry
+from workflow.queries import entries as entry_queries
 
 OUTBOX_PAGE_SIZE = 200
 _QUOTED_NAME = re.compile(r"'([a-z_]+)'")
@@ -88,8 +89,8 @@ def entry_context(
     page_problem, problem_anchor = _placed(problem, shown, has_uploads=bool(uploads))
     message_ids = messages.message_ids(session, {entry_id}, status=None, limit=OUTBOX_PAGE_SIZE)
     return {
-        "entry": services.entry_view(session, entry_id),
-        "history": services.entry_history(session, entry_id),
+        "entry": entry_queries.entry_view(session, entry_id),
+        "history": entry_queries.entry_history(session, entry_id),
         "forms": forms,
         "documents": files,
         "uploads": uploads,

@@ -31,7 +31,6 @@ from workflow.entrypoints.http.deps import (
     forbid_unless_allowed,
     movable_entry,
     now,
-    nudge,
 )
 from workflow.entrypoints.http.problems import PayloadTooLarge
 from workflow.entrypoints.web.entry_page import (
@@ -91,9 +90,7 @@ def transition(request: Request, entry_id: Id, form: FormDep) -> Response:
         )
     except (InvalidInput, TransitionRefused) as error:
         return entry_problem_page(request, user, entry_id, error, form_id, values)
-    return RedirectResponse(
-        f"/entries/{entry_id}?ok=moved#tidslinje", status_code=303, background=nudge()
-    )
+    return RedirectResponse(f"/entries/{entry_id}?ok=moved#tidslinje", status_code=303)
 
 
 def _version(form: FormData) -> int:
@@ -150,9 +147,7 @@ def book_site_visit(request: Request, entry_id: Id, form: FormDep) -> Response:
         )
     except (InvalidInput, TransitionRefused) as error:
         return entry_problem_page(request, user, entry_id, error, "site-visit", values)
-    return RedirectResponse(
-        f"/entries/{entry_id}?ok=site_visit", status_code=303, background=nudge()
-    )
+    return RedirectResponse(f"/entries/{entry_id}?ok=site_visit", status_code=303)
 
 
 @router.post("/entries/{entry_id}/examiners", response_class=HTMLResponse)

@@ -16,7 +16,7 @@ from workflow.domain.access import Role
 from workflow.domain.errors import Forbidden, NotFound, Reason, refusal
 from workflow.domain.rules import EARLIEST_YEAR, LATEST_YEAR
 from workflow.domain.stages import STAGE_LABELS_SV, Stage
-from workflow.entrypoints.http.deps import now, nudge, visible_entry
+from workflow.entrypoints.http.deps import now, visible_entry
 from workflow.entrypoints.http.schemas import MAX_ID
 from workflow.entrypoints.web import errors, forms
 from workflow.entrypoints.web.entry_page import OUTBOX_PAGE_SIZE, entry_context
@@ -32,6 +32,7 @@ from workflow.entrypoints.web.session import router as login_router
 from workflow.entrypoints.web.words import STATUS_LABELS, today
 from workflow.models import Cycle
 from workflow.queries import documents, messages, registry
+from workflow.queries import entries as entry_queries
 
 router = APIRouter(include_in_schema=False)
 # The years a page's address may name: those a cycle can have.
@@ -66,9 +67,9 @@ def dashboard(request: Request, year: Year = None) -> Response:
         }
         if cycle is not None:
             scope = auth.visible_entries(user.actor)
-            overview = services.cycle_overview(session, cycle, today=today(), visible=scope)
+            overview = entry_queries.cycle_overview(session, cycle, today=today(), visible=scope)
             context.update(_cycle_overview(cycle, overview))
-            context["entries"] = services.entry_views(
+            context["entries"] = entry_queries.entry_views(
                 session, year=cycle.year, visible=scope, limit=DASHBOARD_ENTRIES
             )
     return render(request, "dashboard.html", context, user=user)
@@ -78,7 +79,7 @@ DASHBOARD_ENTRIES = 50  # the rest are a click away, page by page, on /entries
 QUEUE_WARN_SECONDS = 15 * 60  # the relay runs every 10 s: a quarter of an hour is a stall
 
 
-def _cycle_overview(cycle: Cycle, overview: services.CycleOverview) -> dict[str, Any]:
+def _cycle_overview(cycle: Cycle, overview: entry_queries.CycleOverview) -> dict[str, Any]:
     counts = overview.counts
     seen_classes = {award_class for _, award_class in counts}
     classes = list(cycle.classes) + sorted(seen_classes - set(cycle.classes))
@@ -154,7 +155,7 @@ def entries_page(
             raise refusal(NotFound, "cycle_not_found", f"Det finns ingen omgång för år {year}.")
         cycle = cycle or (cycles[0] if cycles else None)
         entries = (
-            services.entry_views(
+            entry_queries.entry_views(
                 session,
                 year=cycle.year,
                 stage=chosen.value if chosen else None,
@@ -246,13 +247,12 @@ def retry_message(request: Request, message_id: Id, form: FormDep) -> Response:
             raise refusal(
                 Forbidden, "forbidden", "Endast administratörer kan skicka om meddelanden."
             )
-        outbox.retry_message(session, message_id, now=now())
+        services.retry_message(session, message_id, now=now())
     back = safe_next(form_text(form, "back", 200)) if form.get("back") else "/outbox"
     separator = "&" if "?" in back else "?"
     return RedirectResponse(
         f"{back}{separator}{urlencode({'ok': 'retried'})}",
         status_code=303,
-        background=nudge(),
     )
 
 

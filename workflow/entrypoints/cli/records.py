@@ -1,0 +1,269 @@
+"""The records the award is run on: the schema and demo data, cycles, organisations, units
+and users."""
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlmodel import Session, col, select
+
+from workflow import db, imports, services
+from workflow.demo import load_demo
+from workflow.domain.calendar import ceremony_span
+from workflow.domain.rules import AWARD_OFFICE_EMAIL
+from workflow.entrypoints.cli.values import (
+    JsonFlag,
+    echo_json,
+    parse_dates,
+    parse_optional_date,
+    parse_optional_time,
+    read_file,
+)
+from workflow.entrypoints.cli.work import now, run
+from workflow.models import Cycle, Organisation, Unit
+
+CEREMONY_FIELDS = ("ceremony_starts_at", "ceremony_ends_at")
+
+
+def init() -> None:
+    """Skapa eller uppgradera databasens schema (SQLite-fil eller DATABASE_URL)."""
+    db.upgrade_schema()
+    typer.echo("Databasen är klar.")
+
+
+def demo() -> None:
+    """Läs in de fyra exempelärendena (Hägersten-Älvsjö, Socialnämnden, Bromma, Östermalm)."""
+    db.upgrade_schema()
+    ids = run(lambda session: load_demo(session, now=now()))
+    typer.echo(f"Exempeldata inläst: {len(ids)} poster. Visa dem med 'kvalitet entry list'.")
+
+
+# --- cycles ------------------------------------------------------------------------------------
+
+
+def cycle_create(
+    year: Annotated[int, typer.Option(help="År, t.ex. 2024.")],
+    contribution_deadline: Annotated[str, typer.Option(help="Sista dag för bidraget.")],
+    extract_deadline: Annotated[str, typer.Option(help="Sista dag för protokollsutdraget.")],
+    winners_date: Annotated[str, typer.Option(help="Dagen då vinnarna utses.")],
+    award_office: Annotated[str, typer.Option(help="Utmärkelsens adress.")] = AWARD_OFFICE_EMAIL,
+    award_class: Annotated[
+        list[str] | None,
+        typer.Option("--class", help="Klass (upprepa); standard: alla fem klasser."),
+    ] = None,
+    ceremony_starts_at: Annotated[
+        str | None,
+        typer.Option("--ceremony-starts-at", help="Prisutdelningen börjar (TT:MM; 15:00)."),
+    ] = None,
+    ceremony_ends_at: Annotated[
+        str | None,
+        typer.Option("--ceremony-ends-at", help="Prisutdelningen slutar (TT:MM; 17:00)."),
+    ] = None,
+) -> None:
+    """Skapa en omgång med årets sista dagar."""
+    starts_at = parse_optional_time(ceremony_starts_at, "--ceremony-starts-at")
+    ends_at = parse_optional_time(ceremony_ends_at, "--ceremony-ends-at")
+    dates = parse_dates(
+        ("--contribution-deadline", contribution_deadline),
+        ("--extract-deadline", extract_deadline),
+        ("--winners-date", winners_date),
+    )
+    cycle = run(
+        lambda session: services.create_cycle(
+            session,
+            year=year,
+            contribution_deadline=dates[0],
+            extract_deadline=dates[1],
+            winners_date=dates[2],
+            award_office_email=award_office,
+            classes=award_class,
+            ceremony_starts_at=starts_at,
+            ceremony_ends_at=ends_at,
+        )
+    )
+    typer.echo(f"Omgång {cycle.year} skapad (id {cycle.id}).")
+
+
+def cycle_update(
+    year: Annotated[int, typer.Option(help="Omgångens år.")],
+    contribution_deadline: Annotated[str | None, typer.Option()] = None,
+    extract_deadline: Annotated[str | None, typer.Option()] = None,
+    winners_date: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Flytta en omgångs datum; väntande påminnelser planeras om."""
+    contribution = parse_optional_date(contribution_deadline, "--contribution-deadline")
+    extract = parse_optional_date(extract_deadline, "--extract-deadline")
+    winners = parse_optional_date(winners_date, "--winners-date")
+    cycle = run(
+        lambda session: services.update_cycle_deadlines(
+            session,
+            year=year,
+            now=now(),
+            contribution_deadline=contribution,
+            extract_deadline=extract,
+            winners_date=winners,
+        )
+    )
+    typer.echo(
+        f"Omgång {cycle.year}: bidrag {cycle.contribution_deadline}, "
+        f"utdrag {cycle.extract_deadline}, vinnare {cycle.winners_date}. Påminnelser omplanerade."
+    )
+
+
+def cycle_list(as_json: JsonFlag = False) -> None:
+    """Visa omgångarna."""
+    cycles = run(lambda s: [c.model_dump(mode="json") for c in s.exec(select(Cycle)).all()])
+    if as_json:
+        echo_json(cycles)
+        return
+    for c in cycles:
+        start, end = ceremony_span(
+            *(time.fromisoformat(c[k]) if c[k] else None for k in CEREMONY_FIELDS)
+        )
+        typer.echo(
+            f"{c['year']}  bidrag {c['contribution_deadline']}  utdrag {c['extract_deadline']}  "
+            f"vinnare {c['winners_date']} (prisutdelning {start:%H:%M}–{end:%H:%M})  "
+            f"{c['award_office_email']}"
+        )
+
+
+# --- organisations -----------------------------------------------------------------------------
+
+
+def org_create(
+    name: Annotated[str, typer.Argument(help="T.ex. 'Bromma stadsdelsförvaltning'.")],
+    board: Annotated[str, typer.Option(help="Nämnden eller styrelsen som beslutar.")],
+    kind: Annotated[str, typer.Option(help="forvaltning eller bolag.")] = "forvaltning",
+    coordinator_email: Annotated[str | None, typer.Option(help="Samordnarens e-post.")] = None,
+) -> None:
+    """Skapa en förvaltning eller ett bolag; skriver ut dess id."""
+    organisation = run(
+        lambda s: services.create_organisation(
+            s, name=name, kind=kind, board=board, coordinator_email=coordinator_email
+        )
+    )
+    typer.echo(organisation.id)
+
+
+def org_list(as_json: JsonFlag = False) -> None:
+    """Visa förvaltningar och bolag."""
+    orgs = run(
+        lambda s: [
+            o.model_dump() for o in s.exec(select(Organisation).order_by(col(Organisation.id)))
+        ]
+    )
+    if as_json:
+        echo_json(orgs)
+        return
+    for o in orgs:
+        typer.echo(f"{o['id']:>4}  {o['name']}  ({o['board']})")
+
+
+# --- units -------------------------------------------------------------------------------------
+
+
+def unit_create(
+    name: Annotated[str, typer.Argument(help="Enhetens namn.")],
+    organisation_id: Annotated[int, typer.Option("--org", help="Organisationens id.")],
+    staff_count: Annotated[int, typer.Option("--staff", help="Medarbetare inklusive chef.")],
+    share: Annotated[
+        float, typer.Option(help="Andel av verksamheten för stockholmare, 0–1.")
+    ] = 1.0,
+    manager: Annotated[
+        bool,
+        typer.Option("--manager/--no-manager", help="Chef med budget- och personalansvar."),
+    ] = True,
+    business_plan: Annotated[
+        bool, typer.Option("--business-plan/--no-business-plan", help="Verksamhetsplan med mål.")
+    ] = True,
+    budget_in_balance: Annotated[
+        bool, typer.Option("--budget-in-balance/--budget-not-in-balance")
+    ] = True,
+    private: Annotated[
+        bool, typer.Option("--private/--city-run", help="Enskilt driven (ingen nämnd).")
+    ] = False,
+    contact_email: Annotated[str | None, typer.Option("--contact", help="Chefens e-post.")] = None,
+    earlier: Annotated[
+        list[int] | None, typer.Option(help="År för tidigare deltagande (upprepa).")
+    ] = None,
+    earlier_count: Annotated[int, typer.Option(help="Antal tidigare deltaganden.")] = 0,
+) -> None:
+    """Registrera en enhet; skriver ut dess id."""
+    spec = services.UnitCreate(
+        organisation_id=organisation_id,
+        name=name,
+        staff_count=staff_count,
+        manager_has_budget_and_staff_responsibility=manager,
+        has_business_plan=business_plan,
+        share_stockholm_residents=share,
+        budget_in_balance=budget_in_balance,
+        privately_run=private,
+        contact_email=contact_email,
+        earlier_participation_years=tuple(earlier or ()),
+        earlier_participation_count=earlier_count,
+    )
+    unit = run(lambda s: services.create_unit(s, spec))
+    typer.echo(unit.id)
+
+
+def unit_import(
+    file: Annotated[Path, typer.Argument(help="CSV-fil, en enhet per rad.")],
+) -> None:
+    """Läs in enheter från CSV: alla rader eller ingen, med radnummer i felen."""
+    raw = read_file(file)
+
+    def work(session: Session) -> int:
+        text = imports.decode_csv(raw)
+        names = {o.name: o.id or 0 for o in session.exec(select(Organisation)).all()}
+        specs = imports.parse_units_csv(text, organisation_ids_by_name=names)
+        return len(services.import_units(session, specs))
+
+    typer.echo(f"{run(work)} enheter inlästa.")
+
+
+def unit_list(as_json: JsonFlag = False) -> None:
+    """Visa enheterna."""
+    units = run(lambda s: [u.model_dump() for u in s.exec(select(Unit).order_by(col(Unit.id)))])
+    if as_json:
+        echo_json(units)
+        return
+    for u in units:
+        kind = "enskilt driven" if u["privately_run"] else "kommunalt driven"
+        typer.echo(f"{u['id']:>4}  {u['name']}  ({kind}, {u['staff_count']} medarbetare)")
+
+
+# --- users ------------------------------------------------------------------------------------
+
+
+def user_create(
+    name: Annotated[str, typer.Argument(help="Användarnamn (inloggning).")],
+    role: Annotated[str, typer.Option(help="admin, coordinator, unit_contact, examiner, jury.")],
+    organisation: Annotated[
+        int | None, typer.Option(help="Organisationens id (samordnare, examinator).")
+    ] = None,
+    unit: Annotated[int | None, typer.Option(help="Enhetens id (kontaktperson).")] = None,
+    password: Annotated[
+        bool, typer.Option("--password", help="Fråga efter ett lösenord för webbinloggning.")
+    ] = False,
+) -> None:
+    """Skapa en användare; API-nyckeln skrivs ut en gång, ensam på sista raden."""
+    secret: str | None = None
+    if password:
+        secret = typer.prompt("Lösenord", hide_input=True, confirmation_prompt=True)
+    created = run(
+        lambda s: services.create_user(
+            s,
+            name=name,
+            role=role,
+            now=now(),
+            organisation_id=organisation,
+            unit_id=unit,
+            password=secret,
+        )
+    )
+    typer.echo(f"Användare {created.user.name} ({created.user.role}) skapad, id {created.user.id}.")
+    typer.echo("API-nyckel (visas bara nu):")
+    typer.echo(created.token)
