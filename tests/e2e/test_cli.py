@@ -23,8 +23,13 @@ import typer
 import workflow
 from tests.e2e.support import free_port, wait_until
 from workflow import db
-from workflow.auth import Forbidden, TooManyAttempts, Unauthenticated
-from workflow.domain.errors import WorkflowError, refusal
+from workflow.domain.errors import (
+    Forbidden,
+    TooManyAttempts,
+    Unauthenticated,
+    WorkflowError,
+    refusal,
+)
 from workflow.entrypoints.cli.processes import serve_environment
 from workflow.entrypoints.cli.work import EXIT_CODES, run
 
