@@ -103,55 +103,48 @@ def plan_reminders(
     if subject.stage in TERMINAL_STAGES:
         return []
     offsets = tuple(sorted(set(offsets), reverse=True))
-    planned: list[PlannedReminder] = []
-    for deadline_kind, deadline in deadlines.items():
-        if not _missing(subject, deadline_kind):
-            continue
-        to = (
-            Recipient.UNIT_CONTACT
-            if deadline_kind == Deadline.CONTRIBUTION
-            else (Recipient.COORDINATOR)
-        )
-        by_day: dict[date, PlannedReminder] = {}
-        for offset in offsets:
-            day = working_day_on_or_before(deadline - timedelta(days=offset), is_working_day)
-            # Two offsets landing on one working day: the later (smaller offset) one wins.
-            by_day[day] = PlannedReminder(
-                subject.entry_id,
-                deadline_kind,
-                deadline,
-                ReminderKind.REMINDER,
-                offset,
-                to,
-                send_time(day),
-            )
-        overdue_day = working_days_after(deadline, 1, is_working_day)
-        escalation_day = working_days_after(deadline, ESCALATION_WORKING_DAYS, is_working_day)
-        planned.extend(by_day.values())
-        planned.append(
-            PlannedReminder(
-                subject.entry_id,
-                deadline_kind,
-                deadline,
-                ReminderKind.OVERDUE,
-                (deadline - overdue_day).days,
-                to,
-                send_time(overdue_day),
-            )
-        )
-        planned.append(
-            PlannedReminder(
-                subject.entry_id,
-                deadline_kind,
-                deadline,
-                ReminderKind.ESCALATION,
-                (deadline - escalation_day).days,
-                Recipient.COORDINATOR,
-                send_time(escalation_day),
-            )
-        )
+    planned = [
+        reminder
+        for kind, deadline in deadlines.items()
+        if _missing(subject, kind)
+        for reminder in _reminders_for(subject.entry_id, kind, deadline, offsets, is_working_day)
+    ]
     planned.sort(key=lambda r: (r.send_at, r.key))
     return planned if now is None else still_to_come(planned, now=now)
+
+
+def _reminders_for(
+    entry_id: int,
+    kind: Deadline,
+    deadline: date,
+    offsets: tuple[int, ...],
+    is_working_day: IsWorkingDay,
+) -> list[PlannedReminder]:
+    """One deadline's reminders (largest offset first), its overdue notice and escalation."""
+    to = Recipient.UNIT_CONTACT if kind == Deadline.CONTRIBUTION else Recipient.COORDINATOR
+
+    def on(day: date, reminder: ReminderKind, offset: int, recipient: Recipient) -> PlannedReminder:
+        return PlannedReminder(
+            entry_id, kind, deadline, reminder, offset, recipient, send_time(day)
+        )
+
+    by_day: dict[date, PlannedReminder] = {}
+    for offset in offsets:
+        day = working_day_on_or_before(deadline - timedelta(days=offset), is_working_day)
+        # Two offsets landing on one working day: the later (smaller offset) one wins.
+        by_day[day] = on(day, ReminderKind.REMINDER, offset, to)
+    overdue_day = working_days_after(deadline, 1, is_working_day)
+    escalation_day = working_days_after(deadline, ESCALATION_WORKING_DAYS, is_working_day)
+    return [
+        *by_day.values(),
+        on(overdue_day, ReminderKind.OVERDUE, (deadline - overdue_day).days, to),
+        on(
+            escalation_day,
+            ReminderKind.ESCALATION,
+            (deadline - escalation_day).days,
+            Recipient.COORDINATOR,
+        ),
+    ]
 
 
 def still_to_come(planned: Iterable[PlannedReminder], *, now: datetime) -> list[PlannedReminder]:

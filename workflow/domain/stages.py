@@ -250,7 +250,7 @@ def plan_transition(
         steps.extend(_follow_kept_facts(target, state))
         return Plan(steps=tuple(steps), kept={})
 
-    if target == Stage.SUBMITTED and _may_keep_contribution(state):
+    if target == Stage.SUBMITTED and may_keep_contribution(state):
         if reasons:
             raise TransitionRefused(reasons)
         return Plan(steps=(), kept={Stage.SUBMITTED: cleaned})
@@ -258,7 +258,9 @@ def plan_transition(
     raise TransitionRefused((_not_allowed(state, target, allowed), *reasons))
 
 
-def _may_keep_contribution(state: EntryState) -> bool:
+def may_keep_contribution(state: EntryState) -> bool:
+    """A contribution that arrives now is kept until the board has met (a city-run entry
+    before its board decision that holds none yet), rather than refused."""
     return (
         not state.privately_run
         and state.stage in _BEFORE_SUBMITTED_CITY_RUN
@@ -310,12 +312,6 @@ def replay(events: list[tuple[Stage | None, Stage]]) -> Stage | None:
             raise ValueError(f"history breaks: event from {source} while at {stage}")
         stage = target
     return stage
-
-
-def may_keep_contribution(state: EntryState) -> bool:
-    """A contribution that arrives now is kept until the board has met (a city-run entry
-    before its board decision that holds none yet), rather than refused."""
-    return _may_keep_contribution(state)
 
 
 def offered_moves(state: EntryState) -> tuple[Stage, ...]:

@@ -21,9 +21,10 @@ from pydantic import (
     field_validator,
 )
 
+from workflow import models
 from workflow.domain.rules import EARLIEST_PARTICIPATION_YEAR, EARLIEST_YEAR, LATEST_YEAR
 
-MAX_ID = 2**31 - 1  # ids are 32-bit integers in both databases
+MAX_ID = models.MAX_ID
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Year = Annotated[int, Field(ge=EARLIEST_YEAR, le=LATEST_YEAR)]
@@ -147,19 +148,7 @@ class UnitCreate(Strict):
     earlier_participation_count: int = Field(default=0, ge=0, le=1000)
 
 
-class UnitPublic(BaseModel):
-    id: int
-    organisation_id: int
-    name: str
-    staff_count: int
-    manager_has_budget_and_staff_responsibility: bool
-    has_business_plan: bool
-    share_stockholm_residents: float
-    budget_in_balance: bool
-    privately_run: bool
-    contact_email: str | None
-    earlier_participation_years: list[int]
-    earlier_participation_count: int
+UnitPublic = models.UnitPublic  # spelled once, from the table's base
 
 
 class EntryCreate(Strict):
