@@ -21,7 +21,7 @@ from workflow import feeds, reminders, webhooks
 from workflow.auth import scope_for
 from workflow.db import get_existing
 from workflow.domain import rules
-from workflow.domain.access import Actor, can_see, may_move
+from workflow.domain.access import NOTIFIERS, Actor, Role, can_see, may_move
 from workflow.domain.calendar import STOCKHOLM, hours_reason, site_visit_span
 from workflow.domain.errors import (
     Forbidden,
@@ -48,6 +48,7 @@ from workflow.domain.stages import (
     needs_extract,
     parse_stage,
     plan_transition,
+    upload_stage,
 )
 from workflow.models import MAX_ID, Cycle, Document, Entry, Organisation, Unit
 from workflow.outbox.rows import entry_message_rows, files_made_on_queueing
@@ -58,14 +59,26 @@ from workflow.services._rows import insert_or_conflict
 
 
 def create_entry(
-    session: Session, *, unit_id: int, year: int, award_class: str, actor: str, now: datetime
+    session: Session,
+    *,
+    unit_id: int,
+    year: int,
+    award_class: str,
+    actor: str,
+    now: datetime,
+    acting: Actor | None = None,
 ) -> Entry:
     """Register a unit's participation (anmälan); refuses an ineligible unit, naming each rule.
+    With `acting`, only the award office and the unit's own coordinator may.
 
     The entry's row is inserted first (its id names every other row); the rest of the change
     is then built and written like any other change of an entry.
     """
+    if acting is not None and acting.role not in NOTIFIERS:
+        raise refusal(Forbidden, "forbidden", "Din roll får inte anmäla enheter.")
     unit = get_existing(session, Unit, unit_id, "Enheten")
+    if acting is not None and not _notifies_for(acting, unit):
+        raise not_found("Enheten", unit_id)  # another organisation's unit: as if there were none
     cycle = session.exec(select(Cycle).where(Cycle.year == year)).first()
     if cycle is None:
         raise refusal(NotFound, "cycle_not_found", f"Det finns ingen omgång för år {year}.")
@@ -101,6 +114,11 @@ def create_entry(
     change.reminders = reminders.reminder_changes(session.connection(), entry, unit, cycle, now)
     write_change(session, change, entry)
     return entry
+
+
+def _notifies_for(acting: Actor, unit: Unit) -> bool:
+    """The award office notifies any unit; a coordinator its own organisation's."""
+    return acting.role != Role.COORDINATOR or unit.organisation_id == acting.organisation_id
 
 
 def _class_in_cycle(award_class: str, cycle: Cycle) -> str:
@@ -450,8 +468,6 @@ def _booking(on: date, starts_at: time | None, ends_at: time | None) -> dict[str
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 DOCUMENT_KINDS = {"extract": "protokollsutdrag", "contribution": "bidrag"}
-# The stage each kind of file is for: who may move the entry there may upload it.
-UPLOAD_FOR = {"extract": Stage.EXTRACT_SENT, "contribution": Stage.SUBMITTED}
 
 
 def attach_document(
@@ -467,7 +483,7 @@ def attach_document(
 ) -> Document:
     """Keep an uploaded file with its entry; the minutes extract must be a PDF of at most 20 MB.
     Whoever may move the entry to the stage the file is for may upload it (with `acting`)."""
-    check_move(session, acting, entry_id, UPLOAD_FOR.get(kind, Stage.SUBMITTED))
+    check_move(session, acting, entry_id, upload_stage(kind))
     get_existing(session, Entry, entry_id, "Posten")
     reasons: list[Reason] = []
     if kind not in DOCUMENT_KINDS:

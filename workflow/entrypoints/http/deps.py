@@ -18,8 +18,8 @@ from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
-from workflow import auth, db, services
-from workflow.domain.access import Actor, EntryScope, Role, can_see, may_move
+from workflow import auth, db
+from workflow.domain.access import Actor, EntryScope, Role, can_see
 from workflow.domain.errors import (
     Forbidden,
     NotFound,
@@ -28,7 +28,6 @@ from workflow.domain.errors import (
     WorkflowError,
     refusal,
 )
-from workflow.domain.stages import Stage
 from workflow.entrypoints.http.schemas import MAX_ID, storable_text_problem
 from workflow.models import Cycle, Entry, Organisation, Unit
 
@@ -113,16 +112,6 @@ def visible_entry(session: Session, actor: Actor, entry_id: int) -> Entry:
     if entry is None:  # deleted in between (entries are not deleted; be safe)
         raise not_found("Posten", entry_id)
     return entry
-
-
-def movable_entry(session: Session, actor: Actor, entry_id: int, target: Stage | str) -> Stage:
-    """The stage `actor` asks to move the entry to, once it may: 404 for an entry the actor
-    may not see, 422 for a stage that does not exist, 403 with the reason for a move the role
-    may not make (checked in that order, so nothing leaks about unseen entries)."""
-    scope = entry_scope(session, actor, entry_id)
-    stage = services.parse_stage(target)
-    forbid_unless_allowed(may_move(actor, scope, stage))
-    return stage
 
 
 def rows_of_change(session: Session, entry: Entry) -> tuple[Entry, Unit, Organisation, Cycle]:

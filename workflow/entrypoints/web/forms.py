@@ -13,7 +13,6 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from workflow import db, services
-from workflow.domain.access import may_book_site_visit
 from workflow.domain.errors import (
     Conflict,
     Forbidden,
@@ -28,8 +27,6 @@ from workflow.domain.rules import parse_date
 from workflow.domain.stages import upload_stage
 from workflow.entrypoints.http.deps import (
     entry_scope,
-    forbid_unless_allowed,
-    movable_entry,
     now,
 )
 from workflow.entrypoints.http.problems import PayloadTooLarge
@@ -71,16 +68,16 @@ def transition(request: Request, entry_id: Id, form: FormDep) -> Response:
     user = authorised_user(request, form)
     try:
         with db.transaction() as session:
-            target = movable_entry(session, user.actor, entry_id, target_value)
             services.advance_entry(
                 session,
                 entry_id=entry_id,
-                target=target,
+                target=target_value,
                 version=_version(form),
                 actor=user.actor.name,
                 now=now(),
                 note=note,
                 data=data,
+                acting=user.actor,
             )
     except StaleVersion:
         return stale_page(request, user, entry_id, form_id, values)
@@ -121,8 +118,6 @@ def book_site_visit(request: Request, entry_id: Id, form: FormDep) -> Response:
     user = authorised_user(request, form)
     try:
         with db.transaction() as session:
-            scope = entry_scope(session, user.actor, entry_id)
-            forbid_unless_allowed(may_book_site_visit(user.actor, scope))
             day = parse_date(form_text(form, "site_visit_on", 40))
             if day is None:
                 raise refusal(
@@ -138,6 +133,7 @@ def book_site_visit(request: Request, entry_id: Id, form: FormDep) -> Response:
                 note=form_text(form, "note") or None,
                 starts_at=_clock_time(form, "starts_at", "Tiden då besöket börjar"),
                 ends_at=_clock_time(form, "ends_at", "Tiden då besöket slutar"),
+                acting=user.actor,
             )
     except StaleVersion:
         return stale_page(request, user, entry_id, "site-visit", values)
@@ -219,7 +215,7 @@ def _store_upload(request: Request, entry_id: int, form: FormData) -> Response:
     user = authorised_user(request, form)
     try:
         with db.transaction() as session:
-            movable_entry(session, user.actor, entry_id, upload_stage(kind))
+            services.check_move(session, user.actor, entry_id, upload_stage(kind))
             if not isinstance(upload, UploadFile) or not upload.filename:
                 raise refusal(InvalidInput, "missing_file", "Välj en fil att ladda upp.")
             data = upload.file.read(services.MAX_UPLOAD_BYTES + 1)
