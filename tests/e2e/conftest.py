@@ -86,7 +86,9 @@ class LiveServer:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
 
-def start_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+def start_server(
+    database_url: str, tmp_path: Path, broker_url: str | None = None
+) -> Iterator[LiveServer]:
     port = free_port()
     env = {
         **os.environ,
@@ -95,6 +97,8 @@ def start_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
         "PYTHONPATH": str(ROOT),
     }
     env.pop("CELERY_BROKER_URL", None)  # no worker here: messages stay queued, visibly
+    if broker_url:  # a broker but still no worker: the server nudges, nobody delivers
+        env["CELERY_BROKER_URL"] = broker_url
     run_cli(env, "init")
     log = tmp_path / "uvicorn.log"
     with log.open("wb") as out:
