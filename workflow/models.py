@@ -54,6 +54,9 @@ class Cycle(SQLModel, table=True):
     # The prize ceremony in Stadshuset on the winners' day, Stockholm time (None: 15–17).
     ceremony_starts_at: time | None = None
     ceremony_ends_at: time | None = None
+    # Whether a budget in balance is a condition of winning ("to_win", Östermalm 2021) or of
+    # taking part at all ("to_take_part", Bromma 2024); the seeds differ, so each year says.
+    budget_rule: str = Field(default="to_win", sa_column_kwargs={"server_default": "to_win"})
 
 
 class Organisation(SQLModel, table=True):
@@ -64,6 +67,8 @@ class Organisation(SQLModel, table=True):
     kind: str  # "forvaltning" | "bolag"
     board: str
     coordinator_email: str | None = None
+    # Who hears when the coordinator does not act (an extract overdue): a registrator or chief.
+    escalation_email: str | None = None
 
 
 class UnitBase(SQLModel):
@@ -126,6 +131,56 @@ class Entry(SQLModel, table=True):
     pending: dict[str, dict[str, str]] = Field(sa_column=_json_column())
     created_at: datetime = Field(sa_column=_utc_column())
     updated_at: datetime = Field(sa_column=_utc_column())
+    # The diarienummer the organisation files the entry under (free text, e.g. "SLK 2025/123").
+    case_number: str | None = None
+    # Per-entry extensions of the cycle's deadlines (None: the cycle's own date holds).
+    contribution_until: date | None = None
+    extract_until: date | None = None
+
+
+class BoardReportCase(SQLModel, table=True):
+    """The diarienummer of an organisation's board report (tjänsteutlåtande) for one cycle."""
+
+    __tablename__ = "board_report_case"
+    __table_args__ = (UniqueConstraint("organisation_id", "cycle_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    case_number: str
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only audit trail of changes to the register (cycles, organisations, units, users)
+    and of corrections: who changed what, when, old → new, and why.
+
+    `changes` maps each field to `[old, new]`. The database refuses UPDATE and DELETE.
+    """
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_subject", "subject", "subject_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject: str  # cycle | organisation | unit | user | entry
+    subject_id: int
+    action: str  # created | corrected | extended | copied | deactivated | password_reset | ...
+    actor: str
+    at: datetime = Field(sa_column=_utc_column())
+    note: str | None = None
+    changes: dict[str, Any] = Field(sa_column=_json_column())
+
+
+class PasswordLink(SQLModel, table=True):
+    """A one-time link to set a password, e-mailed to a new user (or on reset); sha256 only."""
+
+    __tablename__ = "password_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    created_at: datetime = Field(sa_column=_utc_column())
+    expires_at: datetime = Field(sa_column=_utc_column())
+    used_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
 
 
 class HistoryEvent(SQLModel, table=True):
@@ -241,6 +296,7 @@ class User(SQLModel, table=True):
     role: str
     organisation_id: int | None = Field(default=None, foreign_key="organisation.id")
     unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    email: str | None = None  # where the one-time password link goes
     token_hash: str = Field(unique=True)
     password_hash: str | None = None
     active: bool = True
