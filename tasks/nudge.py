@@ -5,6 +5,10 @@ The committing thread never publishes itself: `request_nudge` wakes one backgrou
 process and returns at once, so a slow or unreachable Redis cannot hold a web request or a CLI
 command (a publish to a refusing Redis took 6-8 s). Requests made while a publish is under way
 fold into one more publish after it: a burst of commits costs two publishes, not one each.
+
+The publish itself is bounded (see ../shared/RELIABILITY.md): its own connection with
+sub-second socket timeouts and no publish retry, and a breaker that stops trying for a while
+after a failure, so a refusing or frozen Redis costs one short wait, not one per commit.
 """
 
 from __future__ import annotations
@@ -13,29 +17,84 @@ import atexit
 import logging
 import os
 import threading
+import time
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
 # How long a short-lived process (the CLI) waits at exit for its last nudge to go out.
 FLUSH_AT_EXIT_SECONDS = 2.0
 
+# A nudge to a healthy local Redis takes about a millisecond; anything slower is an outage,
+# and the outbox sweep (every 10 s) delivers without the nudge.
+NUDGE_SOCKET_TIMEOUT_SECONDS = 0.5
+NUDGE_TRANSPORT_OPTIONS = {
+    "socket_timeout": NUDGE_SOCKET_TIMEOUT_SECONDS,
+    "socket_connect_timeout": NUDGE_SOCKET_TIMEOUT_SECONDS,
+    "max_retries": 0,
+}
 
-def nudge_outbox() -> bool:
-    """Publish one delivery task now, in this thread; never raises. True when the broker
-    took it. Callers that must not wait use `request_nudge`."""
+
+class Breaker:
+    """After a failed publish, skip publishing for a while: first `first_pause` seconds,
+    doubling with each failure up to `longest_pause`; one success closes it again."""
+
+    def __init__(
+        self,
+        *,
+        first_pause: float = 2.0,
+        longest_pause: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.first_pause, self.longest_pause, self._clock = first_pause, longest_pause, clock
+        self._pause = 0.0
+        self._closed_at = 0.0  # when publishing may be tried again
+
+    def allows(self) -> bool:
+        return self._clock() >= self._closed_at
+
+    def succeeded(self) -> None:
+        self._pause, self._closed_at = 0.0, 0.0
+
+    def failed(self) -> float:
+        """Open the breaker; returns the pause it now keeps."""
+        self._pause = min(max(self._pause * 2, self.first_pause), self.longest_pause)
+        self._closed_at = self._clock() + self._pause
+        return self._pause
+
+
+def publish_nudge(broker_url: str) -> None:
+    """Publish one delivery task per channel over a connection of its own, bounded by short
+    socket timeouts and never retried; raises what the broker raised."""
+    from tasks.app import app
+    from tasks.outbox import deliver_outbox_task
+    from tasks.webhooks import deliver_webhooks_task
+
+    with app.connection_for_write(
+        url=broker_url, transport_options=NUDGE_TRANSPORT_OPTIONS
+    ) as connection:
+        for task in (deliver_outbox_task, deliver_webhooks_task):
+            task.apply_async(connection=connection, retry=False)
+
+
+def nudge_outbox(breaker: Breaker | None = None) -> bool:
+    """Publish the nudge now, in this thread, unless the breaker is open; never raises.
+    True when the broker took it. Callers that must not wait use `request_nudge`."""
     from workflow.settings import get_settings
 
-    if not get_settings().celery_broker_url:
+    broker_url = get_settings().celery_broker_url
+    if not broker_url:
         return False  # embedded mode: the worker's own schedule delivers within seconds
+    if breaker is not None and not breaker.allows():
+        return False  # the broker failed just now: the periodic sweep covers it
     try:
-        from tasks.outbox import deliver_outbox_task
-        from tasks.webhooks import deliver_webhooks_task
-
-        deliver_outbox_task.apply_async(retry=False)
-        deliver_webhooks_task.apply_async(retry=False)
+        publish_nudge(broker_url)
     except Exception as error:  # any broker failure: the periodic sweep covers it
-        log.warning("could not nudge the outbox relay: %s", error)
+        pause = breaker.failed() if breaker is not None else 0.0
+        log.warning("could not nudge the outbox relay (next try in %.0f s): %s", pause, error)
         return False
+    if breaker is not None:
+        breaker.succeeded()
     return True
 
 
@@ -49,6 +108,7 @@ class NudgePublisher:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid = 0
+        self.breaker = Breaker()
 
     def request(self) -> None:
         """Ask for a nudge; returns at once."""
@@ -69,7 +129,7 @@ class NudgePublisher:
         while True:
             self._wanted.wait()
             self._wanted.clear()
-            nudge_outbox()
+            nudge_outbox(self.breaker)
             with self._lock:  # idle only if nobody asked again meanwhile
                 if not self._wanted.is_set():
                     self._idle.set()

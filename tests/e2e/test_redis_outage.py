@@ -16,9 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
+from tasks.nudge import NUDGE_SOCKET_TIMEOUT_SECONDS, Breaker, nudge_outbox
 from tests.conftest import service_unavailable
 from tests.e2e.conftest import LiveServer, start_server
 from tests.e2e.support import free_port, wait_until
+from workflow.settings import get_settings
 
 API = "/api/v1"
 YEAR = 2024
@@ -56,6 +58,15 @@ class RedisProcess:
     def freeze(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
+    def queued_tasks(self) -> int:
+        import redis
+
+        return int(redis.Redis(port=self.port, socket_timeout=1).llen("kvalitet"))
 
     def _answers(self) -> bool:
         import redis
@@ -175,3 +186,30 @@ def test_writes_answer_as_fast_while_redis_refuses_or_freezes_and_nothing_is_los
     queued = json.loads(nudging_server.cli("outbox", "list", "--status", "queued", "--json"))
     # Each registration's receipt waits in the outbox (no worker here) for the sweep or a nudge.
     assert len({m["entry_id"] for m in queued}) == registered
+
+
+def test_a_nudge_to_a_frozen_redis_gives_up_within_a_second_then_waits_for_the_breaker(
+    redis_process: RedisProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The publisher's own wait is bounded too: a frozen Redis costs one short socket timeout,
+    then no wait at all while the breaker is open; once Redis answers, nudges reach it again."""
+    monkeypatch.setenv("CELERY_BROKER_URL", redis_process.url)
+    get_settings.cache_clear()
+    try:
+        breaker = Breaker(first_pause=1.0)
+        assert nudge_outbox(breaker)
+        assert redis_process.queued_tasks() == 2  # outbox and webhooks, one task each
+
+        redis_process.freeze()
+        started = time.monotonic()
+        assert not nudge_outbox(breaker)
+        assert time.monotonic() - started < 2 * NUDGE_SOCKET_TIMEOUT_SECONDS + 0.5
+        started = time.monotonic()
+        assert not nudge_outbox(breaker)  # the breaker is open: not even a connection
+        assert time.monotonic() - started < 0.05
+
+        redis_process.thaw()
+        assert wait_until(lambda: nudge_outbox(breaker), timeout=5)
+        assert redis_process.queued_tasks() == 4
+    finally:
+        get_settings.cache_clear()

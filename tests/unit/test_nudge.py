@@ -8,7 +8,7 @@ import time
 import pytest
 
 import tasks.nudge
-from tasks.nudge import NudgePublisher
+from tasks.nudge import Breaker, NudgePublisher
 
 
 def test_asking_for_a_nudge_returns_at_once_while_the_broker_hangs(
@@ -18,7 +18,7 @@ def test_asking_for_a_nudge_returns_at_once_while_the_broker_hangs(
     release = threading.Event()
     published: list[float] = []
 
-    def hanging_publish() -> bool:
+    def hanging_publish(*_: object) -> bool:
         release.wait(10)
         published.append(time.monotonic())
         return True
@@ -39,7 +39,7 @@ def test_requests_during_a_publish_fold_into_one_more(monkeypatch: pytest.Monkey
     first_started, release = threading.Event(), threading.Event()
     calls: list[int] = []
 
-    def publish() -> bool:
+    def publish(*_: object) -> bool:
         calls.append(1)
         first_started.set()
         release.wait(10)
@@ -54,3 +54,25 @@ def test_requests_during_a_publish_fold_into_one_more(monkeypatch: pytest.Monkey
     release.set()
     assert publisher.flush(5)
     assert len(calls) == 2
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_breaker_pauses_longer_after_each_failure_and_closes_on_success() -> None:
+    clock = FakeClock()
+    breaker = Breaker(first_pause=2, longest_pause=30, clock=clock)
+    assert breaker.allows()
+    assert [breaker.failed() for _ in range(6)] == [2, 4, 8, 16, 30, 30]
+    assert not breaker.allows()
+    clock.now += 29
+    assert not breaker.allows()
+    clock.now += 1
+    assert breaker.allows()
+    breaker.succeeded()
+    assert breaker.failed() == 2  # a success starts the pauses over
