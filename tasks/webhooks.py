@@ -7,6 +7,7 @@ import socket
 
 from tasks.app import app
 from workflow.db import get_engine
+from workflow.domain.addresses import parse_allowed_hosts
 from workflow.outbox import WEBHOOK, deliver_until_idle
 from workflow.outbox.transports import HttpTransport
 from workflow.settings import get_settings
@@ -20,7 +21,10 @@ def deliver_webhooks_task() -> int:
     settings = get_settings()
     return deliver_until_idle(
         get_engine(),
-        transport=lambda: HttpTransport(settings.webhook_timeout_seconds),
+        transport=lambda: HttpTransport(
+            settings.webhook_timeout_seconds,
+            allowed_hosts=parse_allowed_hosts(settings.webhook_allowed_hosts),
+        ),
         settings=settings,
         worker=f"{socket.gethostname()}:{os.getpid()}",
         channel=WEBHOOK,

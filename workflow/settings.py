@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     # Where this service is reached; a webhook may not point back at it.
     public_url: str = "http://127.0.0.1:8000"
     webhook_timeout_seconds: float = 10.0
+    # Webhooks go only to public internet addresses. Names (or addresses) listed here, comma-
+    # separated, may be on loopback or a private network: a case register inside the city's net.
+    webhook_allowed_hosts: str = ""
 
     # Celery. Empty broker: the embedded default (see tasks/broker.py). The periodic sweeps
     # are the safety net under the after-commit nudges, so they run often.

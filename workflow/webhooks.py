@@ -2,16 +2,16 @@
 
 Each event is an outbox row (channel "webhook") written in the transition's transaction, so
 it is never lost; its delivery id is stable, so a receiver deduplicates a retry. The body is
-signed with HMAC-SHA256 of the raw bytes under the webhook's secret:
-`X-Kvalitet-Signature: sha256=<hex>`. The rows are built in `workflow.outbox.rows`, signed
+signed the Standard Webhooks way (`webhook-id`, `webhook-timestamp`, `webhook-signature:
+v1,<base64 HMAC-SHA256 of "id.timestamp.body">`), and, for one more release, the old way:
+`X-Kvalitet-Signature: sha256=<hex HMAC of the body>`. Webhooks reach only public addresses
+unless `WEBHOOK_ALLOWED_HOSTS` names the host. The rows are built in `workflow.outbox.rows`, signed
 and sent by `workflow.outbox.channels` and `transports`; here: who listens, and registering.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
-import socket
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -21,6 +21,13 @@ from sqlalchemy import exists
 from sqlmodel import Session, col, select
 
 from workflow.db import insert_rows
+from workflow.domain.addresses import (
+    LOCAL_NAMES,
+    address_reason,
+    host_allowed,
+    literal_address,
+    parse_allowed_hosts,
+)
 from workflow.domain.errors import (
     Reason,
 )
@@ -61,7 +68,20 @@ def url_reasons(url: str, settings: Settings) -> tuple[Reason, ...]:
                 "Webhooken pekar på tjänsten själv; ange det andra systemets adress.",
             ),
         )
-    return ()
+    return _address_reasons(parts.hostname, settings)
+
+
+def _address_reasons(host: str, settings: Settings) -> tuple[Reason, ...]:
+    """Loopback, private, link-local and metadata addresses are refused unless the settings
+    allow the host by name. A name is checked again each time it is sent to (it may resolve
+    elsewhere by then): see `HttpTransport`."""
+    if host_allowed(host, parse_allowed_hosts(settings.webhook_allowed_hosts)):
+        return ()
+    if host.lower().rstrip(".") in LOCAL_NAMES:
+        return (Reason("private_address", f"{host} är den här datorn och tillåts inte."),)
+    address = literal_address(host)
+    reason = address_reason(address) if address is not None else None
+    return (reason,) if reason is not None else ()
 
 
 _NOT_IN_URLS = re.compile(r"[\s\x00-\x1f\x7f]")
@@ -74,18 +94,10 @@ def _same_host(host: str, own: str) -> bool:
 def _is_this_machine(name: str) -> bool:
     """Loopback or "any address", in every spelling a resolver accepts: ::ffff:127.0.0.1,
     0.0.0.0, and the short IPv4 forms like 127.1 (inet_aton parses, it does not look up)."""
-    if name.lower().rstrip(".") in ("localhost", "ip6-localhost"):
+    if name.lower().rstrip(".") in LOCAL_NAMES:
         return True
-    try:
-        address = ipaddress.ip_address(name)
-    except ValueError:
-        try:
-            address = ipaddress.IPv4Address(socket.inet_aton(name))
-        except OSError:
-            return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_loopback or address.is_unspecified
+    address = literal_address(name)
+    return address is not None and (address.is_loopback or address.is_unspecified)
 
 
 # Whether any webhook is active: callers fold it into a read they make anyway.

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
@@ -24,9 +27,30 @@ from workflow import services
 from workflow.db import make_engine, transaction, upgrade_schema
 from workflow.domain.errors import Conflict, InvalidInput
 from workflow.models import OutboxMessage, Webhook
+from workflow.outbox.channels import sign, sign_standard
+from workflow.outbox.transports import (
+    HttpTransport,
+    PermanentFailure,
+    SignedRequest,
+    TransientFailure,
+)
 from workflow.settings import Settings
 
 SECRET = "en-lång-hemlighet-för-test"
+# The receivers here listen on loopback, which webhooks may reach only when a setting allows.
+LOOPBACK_ALLOWED = Settings(webhook_allowed_hosts="127.0.0.1")
+TOLERANCE_SECONDS = 300  # what README tells a receiver to accept
+
+
+def standard_signature_verifies(headers: Any, body: bytes) -> bool:
+    """A receiver's check, as Standard Webhooks describes it: the HMAC of "id.timestamp.body"
+    under the secret, and a timestamp within the tolerance window."""
+    delivery_id, timestamp = headers["webhook-id"], headers["webhook-timestamp"]
+    signed = f"{delivery_id}.{timestamp}.".encode() + body
+    expected = base64.b64encode(hmac.new(SECRET.encode(), signed, hashlib.sha256).digest())
+    offered = [part.removeprefix("v1,") for part in headers["webhook-signature"].split(" ")]
+    fresh = abs(time.time() - int(timestamp)) <= TOLERANCE_SECONDS
+    return fresh and any(hmac.compare_digest(expected.decode(), o) for o in offered)
 
 
 class Receiver:
@@ -34,6 +58,7 @@ class Receiver:
 
     def __init__(self, fail_first: int = 0) -> None:
         self.accepted: list[dict[str, Any]] = []
+        self.hosts: list[str] = []
         self.bad_signatures = 0
         self.refused = 0
         self.fail_left = fail_first
@@ -45,7 +70,10 @@ class Receiver:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
                 with receiver.lock:
-                    if not hmac.compare_digest(expected, self.headers["X-Kvalitet-Signature"]):
+                    receiver.hosts.append(self.headers["Host"])
+                    if not hmac.compare_digest(
+                        expected, self.headers["X-Kvalitet-Signature"]
+                    ) or not standard_signature_verifies(self.headers, body):
                         receiver.bad_signatures += 1
                         self.send_response(401)
                     elif receiver.fail_left > 0:
@@ -55,6 +83,7 @@ class Receiver:
                     else:
                         event = json.loads(body)
                         assert event["delivery_id"] == self.headers["X-Kvalitet-Delivery"]
+                        assert event["delivery_id"] == self.headers["webhook-id"]
                         receiver.accepted.append(event)
                         self.send_response(204)
                 self.end_headers()
@@ -135,8 +164,9 @@ def test_every_transition_arrives_signed_once_despite_failures(
     upgrade_schema(engine)
     with transaction(engine) as session:
         services.register_webhook(
-            session, url=receiver.url, secret=SECRET, created_by="t", now=NOW, settings=Settings()
-        )
+            session, url=receiver.url, secret=SECRET, created_by="t", now=NOW,
+            settings=LOOPBACK_ALLOWED,
+        )  # fmt: skip
     seed_cycle(engine)
     for number in range(4):
         unit_id = seed_unit(engine, name=f"Enhet {number}")
@@ -162,7 +192,11 @@ def test_every_transition_arrives_signed_once_despite_failures(
             for m in session.exec(select(OutboxMessage).where(OutboxMessage.channel == "webhook"))
         }
     assert len(expected) == 12  # 4 entries × (notified, board_decision, extract_sent)
-    env = {**worker_env(sqlite_url, redis_url, 1, tmp_path), "MAIL_TRANSPORT": "eml"}
+    env = {
+        **worker_env(sqlite_url, redis_url, 1, tmp_path),
+        "MAIL_TRANSPORT": "eml",
+        "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
+    }
     worker = Worker(env, tmp_path / "worker.log").start()
     try:
         assert wait_until(
@@ -231,3 +265,116 @@ def test_webhooks_are_registered_over_http_by_admins_only(sqlite_server: Any) ->
         "/api/v1/webhooks", json={"url": "https://diarium.stockholm.se/in", "secret": SECRET}
     )
     assert renewed.status_code == 201 and renewed.json()["id"] != created.json()["id"]
+
+
+def test_webhooks_to_this_machine_private_nets_or_metadata_are_refused_unless_allowed(
+    engine: Engine,
+) -> None:
+    """Registering an address no webhook may reach is refused with the reason; nothing is
+    stored. A host the settings name is accepted. (Only registered, never sent to.)"""
+    settings = Settings(public_url="https://kvalitet.stockholm.se")
+    cases = [
+        ("http://127.0.0.1:6379/", "private_address"),  # Redis, on this machine
+        ("http://localhost:5432/", "private_address"),  # PostgreSQL
+        ("http://[::1]:8080/hook", "private_address"),
+        ("http://10.20.30.40/in", "private_address"),
+        ("http://192.168.1.10/in", "private_address"),
+        ("http://[fe80::1]/in", "private_address"),
+        ("http://169.254.169.254/latest/meta-data/", "metadata_address"),
+        ("http://[::ffff:169.254.169.254]/", "metadata_address"),
+    ]
+    for url, code in cases:
+        with pytest.raises(InvalidInput) as refused, transaction(engine) as session:
+            services.register_webhook(
+                session, url=url, secret=SECRET, created_by="t", now=NOW, settings=settings
+            )
+        assert refused.value.reasons[0].code == code, url
+    with transaction(engine) as session:
+        assert session.exec(select(Webhook)).all() == []
+    allowed = Settings(
+        public_url="https://kvalitet.stockholm.se", webhook_allowed_hosts="localhost, ::1"
+    )
+    with transaction(engine) as session:
+        for url in ("http://localhost:9100/in", "http://[::1]:9100/in"):
+            services.register_webhook(
+                session, url=url, secret=SECRET, created_by="t", now=NOW, settings=allowed
+            )
+    with transaction(engine) as session:
+        assert len(session.exec(select(Webhook)).all()) == 2
+
+
+def _request(url: str) -> SignedRequest:
+    return SignedRequest(url=url, body=b"{}", headers={"Content-Type": "application/json"})
+
+
+def test_a_name_resolving_to_an_internal_address_at_send_time_is_not_sent_to() -> None:
+    """DNS rebinding: a name that passed at registration resolves to a metadata or private
+    address when sent to. The transport refuses before connecting (a resolver stub stands in
+    for DNS: no request leaves loopback). A resolver that fails is a transient failure."""
+    answers = {
+        "diarium.stockholm.se": ["169.254.169.254"],
+        "intranat.stockholm.se": ["93.184.216.34", "10.1.2.3"],  # one bad answer is enough
+        "v6.stockholm.se": ["fd12:3456::1"],
+    }
+
+    def stub(host: str, port: int) -> list[Any]:
+        if host not in answers:
+            raise OSError("Name or service not known")
+        return [ipaddress.ip_address(a) for a in answers[host]]
+
+    with HttpTransport(2, resolve=stub) as transport:
+        for host in answers:
+            with pytest.raises(PermanentFailure) as refused:
+                transport.send(_request(f"https://{host}/in"))
+            assert host in str(refused.value)
+        with pytest.raises(TransientFailure):
+            transport.send(_request("https://okand.stockholm.se/in"))
+
+
+def test_the_request_goes_to_the_address_checked_with_the_name_as_host(
+    receiver: Receiver,
+) -> None:
+    """The checked address is the one connected to (pinned), the name kept in Host: here a
+    stub resolves a name to the loopback receiver, whose address the settings allow."""
+    receiver.fail_left = 0
+    port = int(receiver.url.split(":")[2].split("/")[0])
+    checked: list[str] = []
+
+    def stub(host: str, wanted_port: int) -> list[Any]:
+        checked.append(host)
+        return [ipaddress.ip_address("127.0.0.1")]
+
+    body = json.dumps({"delivery_id": "d-1"}).encode()
+    sent_at = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        "X-Kvalitet-Signature": sign(SECRET, body),
+        "X-Kvalitet-Delivery": "d-1",
+        "webhook-id": "d-1",
+        "webhook-timestamp": str(sent_at),
+        "webhook-signature": sign_standard(SECRET, "d-1", sent_at, body),
+    }
+    with HttpTransport(2, allowed_hosts=frozenset({"127.0.0.1"}), resolve=stub) as transport:
+        transport.send(SignedRequest(f"http://diarium.test:{port}/in", body, headers))
+    assert checked == ["diarium.test"]
+    assert receiver.hosts == [f"diarium.test:{port}"]
+    assert [e["delivery_id"] for e in receiver.accepted] == ["d-1"]
+
+
+def test_an_old_captured_delivery_no_longer_verifies() -> None:
+    """The standard signature covers the send time: replayed after the tolerance window, a
+    delivery fails the receiver's check, and a changed timestamp breaks the signature."""
+    body = b'{"delivery_id": "d-2"}'
+    then = int(time.time()) - TOLERANCE_SECONDS - 60
+    old = {
+        "webhook-id": "d-2",
+        "webhook-timestamp": str(then),
+        "webhook-signature": sign_standard(SECRET, "d-2", then, body),
+    }
+    assert not standard_signature_verifies(old, body)
+    moved = {**old, "webhook-timestamp": str(int(time.time()))}
+    assert not standard_signature_verifies(moved, body)
+    now = int(time.time())
+    fresh = {**old, "webhook-timestamp": str(now)}
+    fresh["webhook-signature"] = sign_standard(SECRET, "d-2", now, body)
+    assert standard_signature_verifies(fresh, body)

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import smtplib
+import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 
+from workflow.domain.addresses import Address, address_reason, host_allowed, literal_address
 from workflow.emails import OutgoingEmail
 from workflow.settings import Settings
 
@@ -149,11 +153,47 @@ def transport_from(settings: Settings) -> Transport:
     return EmlFolderTransport(settings.resolved_mail_dir())
 
 
-class HttpTransport:
-    """POSTs signed requests over one pooled httpx client per batch; 2xx is delivered."""
+Resolver = Callable[[str, int], list[Address]]
 
-    def __init__(self, timeout_seconds: float = 10.0) -> None:
+
+def resolve_host(host: str, port: int) -> list[Address]:
+    """Every address the system's resolver gives for `host`."""
+    found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [literal_address(str(sockaddr[0])) or _unparsable(sockaddr) for *_, sockaddr in found]
+
+
+def _unparsable(sockaddr: Any) -> Address:
+    raise OSError(f"the resolver gave an address that is none: {sockaddr!r}")
+
+
+@dataclass(frozen=True)
+class PinnedTarget:
+    """Where a request really goes: the address checked, with the name kept for Host and TLS."""
+
+    url: str
+    host_header: str | None = None
+    sni_hostname: str | None = None
+
+
+class HttpTransport:
+    """POSTs signed requests over one pooled httpx client per batch; 2xx is delivered.
+
+    The receiver's name is resolved here, at send time, and every address it resolves to is
+    checked (`workflow.domain.addresses`); the request then goes to the checked address, so a
+    name that re-resolves to an internal address between check and connect (DNS rebinding)
+    cannot redirect it. Hosts in `allowed_hosts` are sent to as they are.
+    """
+
+    def __init__(
+        self,
+        timeout_seconds: float = 10.0,
+        *,
+        allowed_hosts: frozenset[str] = frozenset(),
+        resolve: Resolver = resolve_host,
+    ) -> None:
         self.timeout_seconds = timeout_seconds
+        self.allowed_hosts = allowed_hosts
+        self.resolve = resolve
         self._client: httpx.Client | None = None
 
     def __enter__(self) -> HttpTransport:
@@ -165,10 +205,44 @@ class HttpTransport:
             self._client.close()
             self._client = None
 
+    def pinned(self, url: str) -> PinnedTarget:
+        """The checked address to send `url`'s request to; PermanentFailure for an address
+        no webhook may reach, TransientFailure when the name does not resolve now."""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if host_allowed(host, self.allowed_hosts):
+            return PinnedTarget(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        literal = literal_address(host)
+        try:
+            addresses = [literal] if literal is not None else self.resolve(host, port)
+        except OSError as error:
+            raise TransientFailure(f"{host} kan inte slås upp: {error}") from error
+        for address in addresses:
+            reason = address_reason(address)
+            if reason is not None and not host_allowed(str(address), self.allowed_hosts):
+                raise PermanentFailure(f"{host}: {reason.message}")
+        if literal is not None or not addresses:
+            return PinnedTarget(url)
+        address = addresses[0]
+        shown = f"[{address}]" if address.version == 6 else str(address)
+        return PinnedTarget(
+            parts._replace(netloc=f"{shown}:{port}").geturl(),
+            host_header=parts.netloc.rsplit("@", 1)[-1],
+            sni_hostname=host if parts.scheme == "https" else None,
+        )
+
     def send(self, request: SignedRequest) -> None:
         assert self._client is not None
+        target = self.pinned(request.url)
+        headers = dict(request.headers)
+        if target.host_header is not None:
+            headers["Host"] = target.host_header
+        extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else None
         try:
-            response = self._client.post(request.url, content=request.body, headers=request.headers)
+            response = self._client.post(
+                target.url, content=request.body, headers=headers, extensions=extensions
+            )
         except httpx.HTTPError as error:
             raise TransientFailure(
                 f"{request.url}: {error}",
