@@ -6,13 +6,17 @@ because a green CI must mean both databases were exercised.
 
 from __future__ import annotations
 
+import io
 import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pypdf import PdfWriter
+from pypdf.actions import JavaScript
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
@@ -135,10 +139,22 @@ def seed_entry(engine: Engine, **unit_options: object) -> Entry:
         )
 
 
-MINIMAL_PDF = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-    b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
-)
+def one_page_pdf(**extras: Any) -> bytes:
+    """A real, one-page PDF as a scanner or Word would save it (uploads are parsed)."""
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    if "javascript" in extras:
+        writer.add_open_action(JavaScript(extras["javascript"]))
+    if "attachment" in extras:
+        writer.add_attachment("bilaga.txt", extras["attachment"])
+    if "password" in extras:
+        writer.encrypt(extras["password"])
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+MINIMAL_PDF = one_page_pdf()
 
 
 def attach_extract(engine: Engine, entry_id: int) -> None:

@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     # separated, may be on loopback or a private network: a case register inside the city's net.
     webhook_allowed_hosts: str = ""
 
+    # All the files of one entry together (an extract is a few pages; a contribution may carry
+    # photographs): a bound, so one entry cannot fill the database.
+    upload_quota_bytes_per_entry: int = Field(default=50 * 1024 * 1024, ge=0)
+
     # Celery. Empty broker: the embedded default (see tasks/broker.py). The periodic sweeps
     # are the safety net under the after-commit nudges, so they run often.
     celery_broker_url: str = ""

@@ -21,6 +21,7 @@ import pytest
 import typer
 
 import workflow
+from tests.conftest import MINIMAL_PDF
 from tests.e2e.support import free_port, wait_until
 from workflow import db
 from workflow.domain.errors import (
@@ -343,9 +344,6 @@ def test_commands_before_init_say_what_to_do(tmp_path: Path) -> None:
     result = cli("entry", "list", ok=False)
     assert result.returncode == 7
     assert "kvalitet init" in result.stderr
-
-
-MINIMAL_PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 
 
 def test_an_attached_file_is_kept_as_what_the_stage_is_about(

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
 
-from tests.conftest import NOW, attach_extract, seed_cycle, seed_entry, seed_unit
+from tests.conftest import MINIMAL_PDF, NOW, attach_extract, seed_cycle, seed_entry, seed_unit
 from workflow import db, services
 from workflow.db import transaction
 from workflow.domain.access import Actor, Role
@@ -326,7 +326,7 @@ def test_an_uploaded_files_name_is_kept_safe(engine: Engine, uploaded: str, stor
             entry_id=entry.id,
             kind="extract",
             filename=uploaded,
-            data=b"%PDF-1.4\n%%EOF\n",
+            data=MINIMAL_PDF,
             actor="t",
             now=NOW,
         )

@@ -13,11 +13,11 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from workflow import feeds, reminders, webhooks
+from workflow import feeds, reminders, uploads, webhooks
 from workflow.auth import scope_for
 from workflow.db import get_existing
 from workflow.domain import rules
@@ -54,6 +54,7 @@ from workflow.models import MAX_ID, Cycle, Document, Entry, Organisation, Unit
 from workflow.outbox.rows import entry_message_rows, files_made_on_queueing
 from workflow.services._change import change_of, history_row, settle, stale_version, write_change
 from workflow.services._rows import insert_or_conflict
+from workflow.settings import get_settings
 
 # --- registering ---------------------------------------------------------------------------------
 
@@ -492,9 +493,16 @@ def attach_document(
         reasons.append(Reason("too_large", "Filen är större än 20 MB."))
     if not data:
         reasons.append(Reason("empty_file", "Filen är tom."))
-    is_pdf = data.lstrip()[:5] == b"%PDF-"
+    is_pdf = uploads.looks_like_pdf(filename, data)
     if kind == "extract" and not is_pdf:
         reasons.append(Reason("not_pdf", "Protokollsutdraget måste vara en PDF-fil."))
+    elif is_pdf and data and len(data) <= MAX_UPLOAD_BYTES:
+        reasons.extend(uploads.pdf_reasons(data))
+    over_quota = uploads.quota_reason(
+        _stored_bytes(session, entry_id), len(data), get_settings().upload_quota_bytes_per_entry
+    )
+    if over_quota is not None:
+        reasons.append(over_quota)
     if reasons:
         raise InvalidInput(reasons)
     document = Document(
@@ -511,6 +519,13 @@ def attach_document(
     session.add(document)
     session.flush()
     return document
+
+
+def _stored_bytes(session: Session, entry_id: int) -> int:
+    stored = session.exec(
+        select(func.coalesce(func.sum(Document.size), 0)).where(Document.entry_id == entry_id)
+    ).one()
+    return int(stored)
 
 
 def _safe_filename(filename: str) -> str:
