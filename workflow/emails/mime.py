@@ -32,6 +32,22 @@ _CONTENT_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+-]*/[A-Za-z0-9][A-Za-z0-9.+-
 _LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
+def list_id(settings: Settings) -> str:
+    """RFC 2919 `List-Id` of every message this service sends: mail filters and auto-responders
+    recognise it as one automated stream (ASCII only, built from the sender's address)."""
+    addresses = getaddresses([settings.mail_from])
+    address = addresses[0][1] if addresses else ""
+    local, _, domain = address.partition("@")
+    local = re.sub(r"[^A-Za-z0-9-]", "-", local or "kvalitet")
+    domain = re.sub(r"[^A-Za-z0-9.-]", "-", domain or "localhost")
+    return f"Kvalitetsutmarkelsen <{local}.{domain}>"
+
+
+# Out-of-office and other auto-replies must not flood the award office's inbox: RFC 3834's
+# Auto-Submitted for most clients, Microsoft's own header for Exchange and Outlook.
+AUTOMATED_HEADERS = (("Auto-Submitted", "auto-generated"), ("X-Auto-Response-Suppress", "All"))
+
+
 @dataclass(frozen=True)
 class Attachment:
     """A file sent with the message (e.g. the minutes extract as PDF)."""
@@ -94,7 +110,9 @@ def as_message(
     message.set_raw("Subject", _encoded_subject(letter.subject))
     message["Date"] = format_datetime(letter.date)
     message["Message-ID"] = letter.message_id
-    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
+    for name, value in AUTOMATED_HEADERS:
+        message[name] = value
+    message["List-Id"] = list_id(settings)
     message.set_content(letter.text)
     message.add_alternative(letter.html, subtype="html")
     if calendar is not None:
@@ -119,7 +137,8 @@ def alternative_bytes(letter: Letter, settings: Settings) -> bytes:
             f"Subject: {subject}\r\n".encode("ascii"),
             f"Date: {format_datetime(letter.date)}\r\n".encode("ascii"),
             f"Message-ID: {letter.message_id}\r\n".encode("ascii"),
-            b"Auto-Submitted: auto-generated\r\n",
+            *(f"{name}: {value}\r\n".encode("ascii") for name, value in AUTOMATED_HEADERS),
+            f"List-Id: {list_id(settings)}\r\n".encode("ascii"),
             b"MIME-Version: 1.0\r\n",
             b'Content-Type: multipart/alternative;\r\n boundary="' + boundary + b'"\r\n',
             b"\r\n--" + boundary + b"\r\n",
