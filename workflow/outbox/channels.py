@@ -18,6 +18,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from workflow.emails import Attachment, render_outgoing
+from workflow.emails.edited import edited_of, edited_outgoing
 from workflow.models import Document, OutboxMessage, Webhook
 from workflow.outbox.rows import document_ids_of, invitation_of, made_files_of
 from workflow.outbox.transports import SignedRequest
@@ -61,6 +62,17 @@ def _load_documents(session: Session, messages: Sequence[OutboxMessage]) -> Any:
 
 
 def _build_email(message: OutboxMessage, documents: Any, settings: Settings) -> Any:
+    edited = edited_of(message.payload)
+    if edited is not None:  # the award office's own words replace the template's
+        return edited_outgoing(
+            edited,
+            to=message.recipient,
+            key=message.key,
+            date=message.created_at,
+            settings=settings,
+            attachments=made_files_of(message.payload) + documents.get(message.id or 0, []),
+            calendar=invitation_of(message.payload),
+        )
     return render_outgoing(
         message.kind,
         to=message.recipient,

@@ -12,11 +12,13 @@ from sqlmodel import Session, col, select
 
 from workflow.domain.errors import Conflict, InvalidInput, NotFound, refusal
 from workflow.emails import message_id_for, render_subject
+from workflow.emails.edited import edited_of
 from workflow.models import OutboxMessage
 from workflow.settings import get_settings
 
-# queued → sent, or failed after its last attempt; cancelled: a reminder no longer needed.
-STATUSES = ("queued", "sent", "failed", "cancelled")
+# queued → sent, or failed after its last attempt; held: paused by the award office (no relay
+# takes it); cancelled: a reminder no longer needed, or stopped by the award office.
+STATUSES = ("queued", "held", "sent", "failed", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,7 @@ def outbox_views(
             "sent_at": m.sent_at.isoformat() if m.sent_at else None,
             "message_id": message_id_for(m.key, domain),
             "key": m.key,
+            "edited_by": (edited_of(m.payload) or {}).get("by"),
             **({"subject": subject_of(m)} if with_subject else {}),
         }
         for m in session.exec(query).all()
@@ -137,6 +140,9 @@ def outbox_views(
 
 def subject_of(message: OutboxMessage) -> str:
     """The subject line the message has (or will have) when sent."""
+    edited = edited_of(message.payload)
+    if edited is not None:
+        return edited["subject"]
     try:
         return render_subject(
             message.kind, context=message.payload, date=message.created_at, settings=get_settings()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from workflow.entrypoints.cli.values import JsonFlag, echo_json, parse_date
-from workflow.entrypoints.cli.work import now, run
+from workflow.entrypoints.cli.values import JsonFlag, echo_json, parse_date, read_file
+from workflow.entrypoints.cli.work import actor, now, run
 
 
 def outbox_list(
@@ -35,12 +37,140 @@ def outbox_list(
         )
 
 
-def outbox_retry(message_id: Annotated[int, typer.Argument(help="Meddelandets id.")]) -> None:
-    """Skicka ett misslyckat meddelande igen."""
-    from workflow import services
+MessageIdArgument = Annotated[
+    int | None, typer.Argument(help="Meddelandets id (eller ange villkor i stället).")
+]
+StatusOption = Annotated[str | None, typer.Option(help="Alla med denna status, t.ex. failed.")]
+KindOption = Annotated[str | None, typer.Option(help="Alla av denna typ, t.ex. reminder.")]
+YearOption = Annotated[int | None, typer.Option(help="Alla som gäller detta års omgång.")]
+OrganisationOption = Annotated[
+    int | None, typer.Option("--organisation", help="Alla som gäller denna organisation (id).")
+]
+NoteOption = Annotated[str | None, typer.Option(help="Varför (sparas i loggen).")]
 
-    message = run(lambda s: services.retry_message(s, message_id, now=now()))
-    typer.echo(f"Meddelande {message.id} köat igen.")
+_DONE = {"hold": "pausat", "release": "släppt", "cancel": "stoppat", "retry": "köat igen"}
+
+
+def _act(
+    action: str,
+    message_id: int | None,
+    status: str | None,
+    kind: str | None,
+    year: int | None,
+    organisation: int | None,
+    note: str | None,
+    as_json: bool,
+) -> None:
+    from workflow.outbox.control import MessageFilter, act_on_messages
+
+    wanted = MessageFilter(
+        ids=(message_id,) if message_id is not None else (),
+        status=status,
+        kind=kind,
+        year=year,
+        organisation_id=organisation,
+    )
+    result = run(lambda s: act_on_messages(s, action, wanted, actor=actor(), now=now(), note=note))
+    if as_json:
+        echo_json(result.as_dict())
+        return
+    done = _DONE[action]
+    if message_id is not None and not result.skipped and len(result.changed) == 1:
+        typer.echo(f"Meddelande {message_id} {done}.")
+        return
+    typer.echo(f"{len(result.changed)} meddelanden {done}.")
+    for skipped_id, reason in sorted(result.skipped.items()):
+        typer.echo(f"  {skipped_id}: {reason}")
+
+
+def outbox_hold(
+    message_id: MessageIdArgument = None,
+    status: StatusOption = None,
+    kind: KindOption = None,
+    year: YearOption = None,
+    organisation: OrganisationOption = None,
+    note: NoteOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Pausa väntande meddelanden: inget skickas förrän de släpps."""
+    _act("hold", message_id, status, kind, year, organisation, note, as_json)
+
+
+def outbox_release(
+    message_id: MessageIdArgument = None,
+    status: StatusOption = None,
+    kind: KindOption = None,
+    year: YearOption = None,
+    organisation: OrganisationOption = None,
+    note: NoteOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Släpp pausade meddelanden så att de skickas."""
+    _act("release", message_id, status, kind, year, organisation, note, as_json)
+
+
+def outbox_cancel(
+    message_id: MessageIdArgument = None,
+    status: StatusOption = None,
+    kind: KindOption = None,
+    year: YearOption = None,
+    organisation: OrganisationOption = None,
+    note: NoteOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Stoppa väntande eller pausade meddelanden för gott."""
+    _act("cancel", message_id, status, kind, year, organisation, note, as_json)
+
+
+def outbox_retry(
+    message_id: MessageIdArgument = None,
+    status: StatusOption = None,
+    kind: KindOption = None,
+    year: YearOption = None,
+    organisation: OrganisationOption = None,
+    note: NoteOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Skicka misslyckade meddelanden igen (ett id, eller t.ex. --status failed för alla)."""
+    _act("retry", message_id, status, kind, year, organisation, note, as_json)
+
+
+def outbox_show(
+    message_id: Annotated[int, typer.Argument(help="Meddelandets id.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Visa ett meddelande som det kommer att skickas (och mallens version om det ändrats)."""
+    from workflow.outbox.preview import message_detail
+
+    detail = run(lambda s: message_detail(s, message_id))
+    if as_json:
+        echo_json(detail)
+        return
+    typer.echo(f"Till:   {detail['to']}\nStatus: {detail['status']}\nÄmne:   {detail['subject']}")
+    if detail["edited_by"]:
+        typer.echo(f"Ändrat av {detail['edited_by']} {detail['edited_at']}.")
+    typer.echo("")
+    typer.echo(detail["text"])
+
+
+def outbox_edit(
+    message_id: Annotated[int, typer.Argument(help="Meddelandets id.")],
+    subject: Annotated[str, typer.Option(help="Ny ämnesrad.")],
+    text_file: Annotated[
+        Path, typer.Option("--text-file", help="Fil med den nya texten (UTF-8), - för stdin.")
+    ],
+    note: NoteOption = None,
+) -> None:
+    """Ersätt ämne och text i ett väntande meddelande (mallens version sparas i loggen)."""
+    from workflow.outbox.control import edit_message
+
+    body = sys.stdin.read() if str(text_file) == "-" else read_file(text_file).decode("utf-8")
+    run(
+        lambda s: edit_message(
+            s, message_id, subject=subject, body=body, actor=actor(), now=now(), note=note
+        )
+    )
+    typer.echo(f"Meddelande {message_id} ändrat.")
 
 
 def reminders_list(

@@ -12,7 +12,15 @@ from fastapi import FastAPI
 
 from tasks.nudge import nudge_after_outbox_commits
 from workflow import db, logs
-from workflow.entrypoints.http import api, calendars, hooks, ops, problems, reports
+from workflow.entrypoints.http import (
+    api,
+    calendars,
+    hooks,
+    ops,
+    outbox_control,
+    problems,
+    reports,
+)
 from workflow.entrypoints.http.limits import LimitApiBodies
 from workflow.entrypoints.web import routes as web_pages
 from workflow.settings import get_settings
@@ -55,7 +63,13 @@ def create_app() -> FastAPI:
     problems.document_problems_everywhere(app)
     take_turns_on_sqlite(db.get_engine())
     problems.install_handlers(app)
-    for router in (ops.router, hooks.router, calendars.router, reports.router):
+    for router in (
+        ops.router,
+        hooks.router,
+        calendars.router,
+        reports.router,
+        outbox_control.router,
+    ):
         app.include_router(router)
     web_pages.install(app)
     return app

@@ -18,7 +18,7 @@ from workflow.domain.rules import EARLIEST_YEAR, LATEST_YEAR
 from workflow.domain.stages import STAGE_LABELS_SV, Stage
 from workflow.entrypoints.http.deps import now, visible_entry
 from workflow.entrypoints.http.schemas import MAX_ID
-from workflow.entrypoints.web import errors, forms
+from workflow.entrypoints.web import errors, forms, outbox_control
 from workflow.entrypoints.web.entry_page import OUTBOX_PAGE_SIZE, entry_context
 from workflow.entrypoints.web.pages import STATIC_DIR, Id, error_page, render
 from workflow.entrypoints.web.session import (
@@ -224,6 +224,7 @@ def outbox_page(request: Request, status: str = "") -> Response:
         ids = messages.message_ids(session, visible, status=chosen, limit=OUTBOX_PAGE_SIZE)
         listed = messages.messages_with_units(session, ids)
         counts = {s: messages.message_count(session, visible, status=s) for s in STATUS_LABELS}
+        years = [c.year for c in registry.cycles(session, newest_first=True)]
     return render(
         request,
         "outbox.html",
@@ -233,6 +234,7 @@ def outbox_page(request: Request, status: str = "") -> Response:
             "total": sum(counts.values()),
             "status": chosen or "",
             "page_size": OUTBOX_PAGE_SIZE,
+            "years": years,
         },
         user=user,
     )
@@ -259,7 +261,7 @@ def retry_message(request: Request, message_id: Id, form: FormDep) -> Response:
 def install(app: FastAPI) -> None:
     """Add the pages, their CSS and page-rendering error handlers to `app`: every handler
     the API registered keeps answering its own paths; web paths get pages."""
-    for pages in (login_router, router, forms.router):
+    for pages in (login_router, router, forms.router, outbox_control.router):
         app.include_router(pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     errors.install(app)

@@ -49,6 +49,7 @@ ACTION_LABELS: Mapping[Stage, str] = {
 }
 STATUS_LABELS: Mapping[str, str] = {
     "queued": "I kö",
+    "held": "Pausat",
     "sent": "Skickat",
     "failed": "Misslyckat",
     "cancelled": "Behövs inte",
@@ -63,6 +64,10 @@ NOTICES: Mapping[str, str] = {
     "site_visit": "Platsbesöket är bokat och enheten får ett meddelande.",
     "examiner": "Examinatorn är tilldelad posten och ser den nu.",
     "retried": "Meddelandet ligger i kön igen och skickas strax.",
+    "held": "Meddelandet är pausat och skickas inte förrän det släpps.",
+    "released": "Meddelandet är släppt och skickas strax.",
+    "cancelled": "Meddelandet är stoppat och skickas inte.",
+    "edited": "Ändringen är sparad; meddelandet skickas med den nya texten.",
     "logged_out": "Du är utloggad.",
 }
 ERROR_TITLES: Mapping[int, str] = {
