@@ -29,7 +29,7 @@ from tests.e2e.support import (  # noqa: F401  (redis_url is a fixture)
     wait_until,
     worker_env,
 )
-from tests.e2e.test_delivery import seed_entries
+from tests.e2e.test_delivery import seed_entries, sqlite_engine  # noqa: F401 (a fixture)
 from tests.e2e.test_web import (  # noqa: F401 (sqlite_world is a fixture)
     ADMIN,
     COORDINATOR,
@@ -38,7 +38,7 @@ from tests.e2e.test_web import (  # noqa: F401 (sqlite_world is a fixture)
     logged_in,
     sqlite_world,
 )
-from workflow.db import make_engine, transaction, upgrade_schema
+from workflow.db import make_engine, transaction
 from workflow.domain.errors import Conflict
 from workflow.emails import message_id_for
 from workflow.models import AuditEvent, OutboxMessage
@@ -55,14 +55,6 @@ def sink() -> Iterator[SmtpSink]:
     server = SmtpSink().start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
-    engine = make_engine(sqlite_url)
-    upgrade_schema(engine)
-    yield engine
-    engine.dispose()
 
 
 def rows(engine: Engine) -> list[OutboxMessage]:

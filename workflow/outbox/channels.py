@@ -62,27 +62,18 @@ def _load_documents(session: Session, messages: Sequence[OutboxMessage]) -> Any:
 
 
 def _build_email(message: OutboxMessage, documents: Any, settings: Settings) -> Any:
+    parts: dict[str, Any] = {
+        "to": message.recipient,
+        "key": message.key,
+        "date": message.created_at,
+        "settings": settings,
+        "attachments": made_files_of(message.payload) + documents.get(message.id or 0, []),
+        "calendar": invitation_of(message.payload),
+    }
     edited = edited_of(message.payload)
     if edited is not None:  # the award office's own words replace the template's
-        return edited_outgoing(
-            edited,
-            to=message.recipient,
-            key=message.key,
-            date=message.created_at,
-            settings=settings,
-            attachments=made_files_of(message.payload) + documents.get(message.id or 0, []),
-            calendar=invitation_of(message.payload),
-        )
-    return render_outgoing(
-        message.kind,
-        to=message.recipient,
-        context=message.payload,
-        key=message.key,
-        date=message.created_at,
-        settings=settings,
-        attachments=made_files_of(message.payload) + documents.get(message.id or 0, []),
-        calendar=invitation_of(message.payload),
-    )
+        return edited_outgoing(edited, **parts)
+    return render_outgoing(message.kind, context=message.payload, **parts)
 
 
 EMAIL = Channel("email", _load_documents, _build_email)

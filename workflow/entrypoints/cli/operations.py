@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -83,56 +84,31 @@ def _act(
         typer.echo(f"  {skipped_id}: {reason}")
 
 
-def outbox_hold(
-    message_id: MessageIdArgument = None,
-    status: StatusOption = None,
-    kind: KindOption = None,
-    year: YearOption = None,
-    organisation: OrganisationOption = None,
-    note: NoteOption = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """Pausa väntande meddelanden: inget skickas förrän de släpps."""
-    _act("hold", message_id, status, kind, year, organisation, note, as_json)
+def _outbox_command(action: str, summary: str) -> Callable[..., None]:
+    """One `outbox` command per action, all taking an id or a filter."""
+
+    def command(
+        message_id: MessageIdArgument = None,
+        status: StatusOption = None,
+        kind: KindOption = None,
+        year: YearOption = None,
+        organisation: OrganisationOption = None,
+        note: NoteOption = None,
+        as_json: JsonFlag = False,
+    ) -> None:
+        _act(action, message_id, status, kind, year, organisation, note, as_json)
+
+    command.__doc__ = summary
+    command.__name__ = f"outbox_{action}"
+    return command
 
 
-def outbox_release(
-    message_id: MessageIdArgument = None,
-    status: StatusOption = None,
-    kind: KindOption = None,
-    year: YearOption = None,
-    organisation: OrganisationOption = None,
-    note: NoteOption = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """Släpp pausade meddelanden så att de skickas."""
-    _act("release", message_id, status, kind, year, organisation, note, as_json)
-
-
-def outbox_cancel(
-    message_id: MessageIdArgument = None,
-    status: StatusOption = None,
-    kind: KindOption = None,
-    year: YearOption = None,
-    organisation: OrganisationOption = None,
-    note: NoteOption = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """Stoppa väntande eller pausade meddelanden för gott."""
-    _act("cancel", message_id, status, kind, year, organisation, note, as_json)
-
-
-def outbox_retry(
-    message_id: MessageIdArgument = None,
-    status: StatusOption = None,
-    kind: KindOption = None,
-    year: YearOption = None,
-    organisation: OrganisationOption = None,
-    note: NoteOption = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """Skicka misslyckade meddelanden igen (ett id, eller t.ex. --status failed för alla)."""
-    _act("retry", message_id, status, kind, year, organisation, note, as_json)
+outbox_hold = _outbox_command("hold", "Pausa väntande meddelanden: inget skickas förrän de släpps.")
+outbox_release = _outbox_command("release", "Släpp pausade meddelanden så att de skickas.")
+outbox_cancel = _outbox_command("cancel", "Stoppa väntande eller pausade meddelanden för gott.")
+outbox_retry = _outbox_command(
+    "retry", "Skicka misslyckade meddelanden igen (ett id, eller t.ex. --status failed för alla)."
+)
 
 
 def outbox_show(
