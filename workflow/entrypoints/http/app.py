@@ -16,6 +16,7 @@ from workflow import db, logs
 from workflow.entrypoints.http import api, calendars, hooks, ops, problems, reports, years
 from workflow.entrypoints.http.limits import LimitApiBodies
 from workflow.entrypoints.web import routes as web_pages
+from workflow.entrypoints.web import years as web_years
 from workflow.settings import get_settings
 from workflow.write_turns import take_turns_on_sqlite
 
@@ -62,5 +63,6 @@ def create_app() -> FastAPI:
     problems.install_handlers(app)
     for router in (ops.router, hooks.router, calendars.router, reports.router):
         app.include_router(router)
+    app.include_router(web_years.router)
     web_pages.install(app)
     return app
