@@ -7,6 +7,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from workflow.domain.access import Actor, Role
@@ -135,7 +136,14 @@ def offers(
     taken = select(Entry.unit_id).join(Cycle, col(Cycle.id) == Entry.cycle_id)
     taken = taken.where(Cycle.year == year)
     query = (
-        select(Unit, Organisation.name, Cycle.year)
+        sa_select(
+            col(Unit.id),
+            col(Unit.name),
+            col(Unit.organisation_id),
+            col(Organisation.name),
+            col(Unit.contact_email),
+            col(Cycle.year),
+        )
         .join(Entry, col(Entry.unit_id) == Unit.id)
         .join(Cycle, col(Cycle.id) == Entry.cycle_id)
         .join(Organisation, col(Organisation.id) == Unit.organisation_id)
@@ -146,22 +154,16 @@ def offers(
         )
     )
     if took_part_in is not None:
-        query = query.where(Cycle.year == took_part_in)
+        query = query.where(col(Cycle.year) == took_part_in)
     if actor is not None and actor.role != Role.ADMIN:
-        query = query.where(Unit.organisation_id == actor.organisation_id)
-    found: dict[int, tuple[Unit, str, set[int]]] = {}
-    for unit, org_name, entry_year in session.exec(query).all():
-        found.setdefault(unit.id or 0, (unit, org_name, set()))[2].add(entry_year)
+        query = query.where(col(Unit.organisation_id) == actor.organisation_id)
+    # Plain rows, not Unit objects: thousands of units, read only.
+    found: dict[int, tuple[str, int, str, str | None, set[int]]] = {}
+    for unit_id, name, org_id, org_name, email, entry_year in session.execute(query).all():
+        found.setdefault(unit_id, (name, org_id, org_name, email, set()))[4].add(entry_year)
     listed = [
-        Offer(
-            unit_id,
-            unit.name,
-            unit.organisation_id,
-            org_name,
-            unit.contact_email,
-            tuple(sorted(years)),
-        )
-        for unit_id, (unit, org_name, years) in found.items()
+        Offer(unit_id, name, org_id, org_name, email, tuple(sorted(years)))
+        for unit_id, (name, org_id, org_name, email, years) in found.items()
     ]
     listed.sort(key=lambda o: (-o.last_year, o.organisation_name, o.unit_name, o.unit_id))
     return listed

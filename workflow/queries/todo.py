@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, not_, or_
+from sqlalchemy import ColumnElement, and_, case, func, not_, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -61,19 +61,30 @@ def _has_key(column: Any, key: str, dialect: str) -> ColumnElement[bool]:
     return func.json_type(column, f'$."{key}"').is_not(None)
 
 
-def todo_for(session: Session, actor: Actor, cycle: Cycle, *, today: date) -> TodoList:
-    """What `actor` must do next in `cycle`, soonest deadline first."""
+def todo_for(
+    session: Session,
+    actor: Actor,
+    cycle: Cycle,
+    *,
+    today: date,
+    failed_messages: int | None = None,
+) -> TodoList:
+    """What `actor` must do next in `cycle`, soonest deadline first (undated ones last).
+    `failed_messages`: the count of failed e-mails when the caller has it already (the
+    admin's item; counting scans the outbox)."""
     dialect = session.get_bind().dialect.name
+    if actor.role == Role.ADMIN:
+        items, total = _admin(session, cycle, today, dialect, failed_messages)
+        items.sort(key=lambda t: (t.deadline or date.max, t.subject))
+        return TodoList(items[:LIMIT], total)
     if actor.role == Role.COORDINATOR:
         items = _coordinator(session, actor, cycle)
     elif actor.role == Role.UNIT_CONTACT:
         items = _unit_contact(session, actor, cycle, dialect)
     elif actor.role == Role.EXAMINER:
         items = _examiner(session, actor, cycle, dialect)
-    elif actor.role == Role.JURY:
-        items = _jury(session, cycle)
     else:
-        items = _admin(session, cycle, today, dialect)
+        items = _jury(session, cycle)
     items.sort(key=lambda t: (t.deadline or date.max, t.subject))
     return TodoList(items[:LIMIT], len(items))
 
@@ -220,7 +231,11 @@ def _jury(session: Session, cycle: Cycle) -> list[Todo]:
     ]
 
 
-def _admin(session: Session, cycle: Cycle, today: date, dialect: str) -> list[Todo]:
+def _admin(
+    session: Session, cycle: Cycle, today: date, dialect: str, failed: int | None
+) -> tuple[list[Todo], int]:
+    """(the first LIMIT rows' todos, how many there are): counted in one aggregate, listed in
+    one limited query, so a national cycle with thousands overdue costs what a small one does."""
     open_stage = col(Entry.stage).not_in([s.value for s in TERMINAL_STAGES])
     late_contribution = and_(_no_contribution(dialect), _contribution_due(cycle) < today)
     late_extract = and_(
@@ -236,6 +251,42 @@ def _admin(session: Session, cycle: Cycle, today: date, dialect: str) -> list[To
             col(Organisation.coordinator_email).is_(None), col(Organisation.coordinator_email) == ""
         ),
     )
+    in_cycle = [col(Entry.cycle_id) == cycle.id, or_(late_contribution, late_extract, unreachable)]
+    counts = session.execute(
+        sa_select(
+            *(
+                func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+                for condition in (late_contribution, late_extract, unreachable)
+            )
+        )
+        .select_from(Entry)
+        .join(Unit, col(Unit.id) == Entry.unit_id)
+        .join(Organisation, col(Organisation.id) == Unit.organisation_id)
+        .where(*in_cycle)
+    ).one()
+    if failed is None:
+        failed = int(
+            session.exec(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.status == "failed")
+            ).one()
+        )
+    total = sum(int(n) for n in counts) + (1 if failed else 0)
+    todos = []
+    if failed:
+        todos.append(
+            Todo(
+                "Utskick har misslyckats",
+                f"{failed} utskick",
+                None,
+                None,
+                "/outbox?status=failed",
+                "Visa misslyckade utskick",
+            )
+        )
+    if not any(counts):
+        return todos, total
     rows = session.execute(
         sa_select(
             col(Entry.id),
@@ -250,9 +301,11 @@ def _admin(session: Session, cycle: Cycle, today: date, dialect: str) -> list[To
         )
         .join(Unit, col(Unit.id) == Entry.unit_id)
         .join(Organisation, col(Organisation.id) == Unit.organisation_id)
-        .where(col(Entry.cycle_id) == cycle.id, or_(late_contribution, late_extract, unreachable))
+        .where(*in_cycle)
+        # The unreachable first (nothing else reaches them), then the longest overdue.
+        .order_by(unreachable.desc(), _contribution_due(cycle), _extract_due(cycle), col(Entry.id))
+        .limit(LIMIT)
     ).all()
-    todos = []
     for entry_id, unit_id, unit, org, no_contribution, no_extract, lost, c_due, e_due in rows:
         if lost:
             todos.append(
@@ -273,21 +326,7 @@ def _admin(session: Session, cycle: Cycle, today: date, dialect: str) -> list[To
                 todos.append(
                     Todo(what, unit, org, _as_date(due), f"/entries/{entry_id}", "Öppna posten")
                 )
-    failed = session.exec(
-        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "failed")
-    ).one()
-    if failed:
-        todos.append(
-            Todo(
-                "Utskick har misslyckats",
-                f"{failed} utskick",
-                None,
-                None,
-                "/outbox?status=failed",
-                "Visa misslyckade utskick",
-            )
-        )
-    return todos
+    return todos, total
 
 
 def _as_date(value: Any) -> date:

@@ -72,7 +72,9 @@ def dashboard(request: Request, year: Year = None) -> Response:
             context["entries"] = entry_queries.entry_views(
                 session, year=cycle.year, visible=scope, limit=DASHBOARD_ENTRIES
             )
-            context["todo"] = todo.todo_for(session, user.actor, cycle, today=today())
+            context["todo"] = todo.todo_for(
+                session, user.actor, cycle, today=today(), failed_messages=failed_count
+            )
     return render(request, "dashboard.html", context, user=user)
 
 
