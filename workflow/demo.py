@@ -16,7 +16,9 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from workflow import services
+from workflow.domain.calendar import STOCKHOLM
 from workflow.models import Cycle, Entry, Organisation, Unit, User
+from workflow.services.next_year import copy_cycle
 
 ACTOR = "demo"
 
@@ -75,7 +77,8 @@ _UNITS = (
 
 
 def load_demo(session: Session, *, now: datetime) -> list[int]:
-    """Create what is missing of the seed cases; returns the ids of their entries."""
+    """Create what is missing of the seed cases (six entries in 2021, 2024 and 2025) and of
+    the cycles to come (see `_ensure_current_cycles`); returns the ids of the seed entries."""
     for year, (contribution, extract, winners) in _CYCLES.items():
         if session.exec(select(Cycle).where(Cycle.year == year)).first() is None:
             services.create_cycle(
@@ -85,6 +88,7 @@ def load_demo(session: Session, *, now: datetime) -> list[int]:
                 extract_deadline=extract,
                 winners_date=winners,
             )
+    _ensure_current_cycles(session, now)
     organisation_ids: dict[str, int] = {}
     for name, board in _ORGANISATIONS.items():
         found = session.exec(select(Organisation).where(Organisation.name == name)).first()
@@ -102,6 +106,32 @@ def load_demo(session: Session, *, now: datetime) -> list[int]:
     for seed in _UNITS:
         entry_ids.append(_ensure_entry(session, seed, organisation_ids[seed.organisation], now))
     return entry_ids
+
+
+def _ensure_current_cycles(session: Session, now: datetime) -> None:
+    """This year's cycle, and next year's once this year's winners are named, each copied from
+    the newest seed year (`copy_cycle`, as the award office does): so the start page shows
+    dates to come, not a cycle that ended long ago. They have no entries: the seed units are
+    offered for registration in them. Nothing to do while the seed years are current."""
+    today = now.astimezone(STOCKHOLM).date()
+    if today.year <= max(_CYCLES):
+        return
+    current = _cycle_of(session, today.year) or _copied(session, today.year, now)
+    if current.winners_date < today and _cycle_of(session, today.year + 1) is None:
+        _copied(session, today.year + 1, now)
+
+
+def _cycle_of(session: Session, year: int) -> Cycle | None:
+    return session.exec(select(Cycle).where(Cycle.year == year)).first()
+
+
+def _copied(session: Session, year: int, now: datetime) -> Cycle:
+    # From the newest seed year, not from the newest cycle: a date moved off a weekend would
+    # otherwise move again, a day or two earlier every year.
+    source = max(_CYCLES)
+    return copy_cycle(
+        session, from_year=source, to_year=year, acting=None, actor=ACTOR, now=now
+    ).cycle
 
 
 def _ensure_entry(session: Session, seed: _SeedUnit, organisation_id: int, now: datetime) -> int:

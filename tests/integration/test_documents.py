@@ -300,7 +300,6 @@ BROMMA_FACTS = [
     "Bromma stadsdelsnämnd noterar anmälan och lägger den till handlingarna.",
     "Förvaltningen föreslår att nämnden noterar anmälan och lägger den till handlingarna.",
     f"{WORK} deltog också i Kvalitetsutmärkelsen år 2022 och 2023.",
-    f"Det är första gången som {PREVENTIVE} deltar i Kvalitetsutmärkelsen.",
     "Bidragen ska lämnas in senast den 17 maj 2024.",
     "Den 26 november 2024 utses vinnarna i årets kvalitetsutmärkelse.",
     "senast den 28 juni 2024 till kvalitetsutmarkelsen@stockholm.se",
@@ -322,8 +321,6 @@ SOCIAL_FACTS = [
     "kvalitetsutmärkelse 2024.",
     "Förvaltningen föreslår att nämnden godkänner att Ungdomsjouren och LSS/SoL-hälsan deltar i "
     "Stockholms stads kvalitetsutmärkelse 2024.",
-    "Det är första gången som Ungdomsjouren deltar i Kvalitetsutmärkelsen.",
-    "Det är första gången som LSS/SoL-hälsan deltar i Kvalitetsutmärkelsen.",
     "Ärendet har beretts inom avdelningen för socialt stöd.",
     "De fackliga organisationerna informeras i förvaltningsgruppen den 15 maj 2024.",
     "Rådet för funktionshinderfrågor får möjlighet att behandla ärendet den 16 maj 2024.",
@@ -335,7 +332,7 @@ SOCIAL_FACTS = [
 
 
 def test_bromma_docx_has_the_seed_structure_and_the_units_facts(engine: Engine) -> None:
-    """Two units, earlier years and a first time, the board notes: as seed 003 reads."""
+    """Two units, one with earlier years, the board notes: as seed 003 reads."""
     case = bromma(engine)
     context = context_of(engine, case, BROMMA_PREPARATION)
     assert context["proposal"] == "note"

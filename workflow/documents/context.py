@@ -18,6 +18,7 @@ from workflow.domain.calendar import STOCKHOLM
 from workflow.domain.errors import InvalidInput, NotFound, refusal
 from workflow.domain.stages import STAGE_LABELS_SV, Stage
 from workflow.models import Cycle, Entry, Organisation, Unit
+from workflow.queries import registry
 
 PROPOSALS = ("approve", "note")
 # The board decision recorded on an entry (facts["board_decision"]["decision"]) → proposal.
@@ -85,7 +86,13 @@ def build_report_context(
     _check_proposal(preparation.proposal)
     organisation, cycle = _organisation_and_cycle(session, organisation_id, year)
     for_board = _entries_for_board(session, organisation, cycle)
-    units = [_unit_context(entry, unit, preparation) for entry, unit in for_board]
+    held = registry.participation_years(
+        session, [unit.id for _, unit in for_board if unit.id is not None], before_year=cycle.year
+    )
+    units = [
+        _unit_context(entry, unit, preparation, held.get(unit.id or 0, []))
+        for entry, unit in for_board
+    ]
     decisions = _decision_groups(units)
     document_date = preparation.document_date or datetime.now(STOCKHOLM).date()
     recorded_meetings = [u["meeting_date"] for u in units if u["meeting_date"] is not None]
@@ -235,11 +242,17 @@ def _director_title(organisation: Organisation) -> str:
     return "Förvaltningschef"
 
 
-def _unit_context(entry: Entry, unit: Unit, preparation: ReportPreparation) -> dict[str, Any]:
+def _unit_context(
+    entry: Entry, unit: Unit, preparation: ReportPreparation, held_years: Sequence[int] = ()
+) -> dict[str, Any]:
     board = {**entry.pending.get("board_decision", {}), **entry.facts.get("board_decision", {})}
     recorded = _RECORDED_DECISIONS.get(str(board.get("decision", "")))
     submitted = {**entry.pending.get("submitted", {}), **entry.facts.get("submitted", {})}
-    years = sorted(set(unit.earlier_participation_years))
+    # Earlier participation: the years typed at registration together with the years of the
+    # unit's entries in earlier cycles held here (`held_years`). Nothing known is not "the
+    # first time": the register cannot tell a unit new to the award from one whose history was
+    # never typed in, so the report then says nothing about it.
+    years = sorted(set(unit.earlier_participation_years) | set(held_years))
     description = preparation.unit_descriptions.get(unit.name, "").strip()
     return {
         "id": unit.id,

@@ -26,7 +26,7 @@ from sqlalchemy.exc import (
 )
 
 from tasks.nudge import nudge_after_outbox_commits
-from workflow.entrypoints.cli import entries, operations, processes, records
+from workflow.entrypoints.cli import entries, operations, processes, records, years
 from workflow.entrypoints.cli.usage import derives_from, exit_with, first_line, refuse_command_line
 from workflow.entrypoints.cli.work import EXIT_UNAVAILABLE
 
@@ -46,6 +46,7 @@ cycle_app = typer.Typer(help="Omgångar (ett år av utmärkelsen).", no_args_is_
 cycle_app.command("create")(records.cycle_create)
 cycle_app.command("update")(records.cycle_update)
 cycle_app.command("list")(records.cycle_list)
+cycle_app.command("copy")(years.cycle_copy)
 app.add_typer(cycle_app, name="cycle")
 
 org_app = typer.Typer(help="Förvaltningar och bolag.", no_args_is_help=True)

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from anyio import to_thread
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from tasks.nudge import nudge_after_outbox_commits
 from workflow import db, logs
@@ -20,9 +21,11 @@ from workflow.entrypoints.http import (
     outbox_control,
     problems,
     reports,
+    years,
 )
 from workflow.entrypoints.http.limits import LimitApiBodies
 from workflow.entrypoints.web import routes as web_pages
+from workflow.entrypoints.web import years as web_years
 from workflow.settings import get_settings
 from workflow.write_turns import take_turns_on_sqlite
 
@@ -50,15 +53,19 @@ async def _prepare_worker(_app: FastAPI) -> AsyncIterator[None]:
 def create_app() -> FastAPI:
     logs.configure()
     nudge_after_outbox_commits()
-    app = FastAPI(
+    # The docs page loads Swagger UI's script, style and icon from this server (the package
+    # ships them), never from a CDN: it works on a network that reaches nothing outside.
+    app = FastAPIOffline(
         lifespan=_prepare_worker,
         title="Kvalitetsutmärkelsen",
         version="1.0",
         openapi_url="/api/v1/openapi.json",
         docs_url="/api/v1/docs",
         redoc_url=None,
+        static_url="/api/v1/docs-static",
     )
     app.include_router(api.router)
+    app.include_router(years.router)
     app.add_middleware(LimitApiBodies)
     problems.document_problems_everywhere(app)
     take_turns_on_sqlite(db.get_engine())
@@ -71,5 +78,6 @@ def create_app() -> FastAPI:
         outbox_control.router,
     ):
         app.include_router(router)
+    app.include_router(web_years.router)
     web_pages.install(app)
     return app

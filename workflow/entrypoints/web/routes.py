@@ -31,7 +31,7 @@ from workflow.entrypoints.web.session import (
 from workflow.entrypoints.web.session import router as login_router
 from workflow.entrypoints.web.words import STATUS_LABELS, today
 from workflow.models import Cycle
-from workflow.queries import documents, messages, registry
+from workflow.queries import documents, messages, registry, todo
 from workflow.queries import entries as entry_queries
 
 router = APIRouter(include_in_schema=False)
@@ -71,6 +71,9 @@ def dashboard(request: Request, year: Year = None) -> Response:
             context.update(_cycle_overview(cycle, overview))
             context["entries"] = entry_queries.entry_views(
                 session, year=cycle.year, visible=scope, limit=DASHBOARD_ENTRIES
+            )
+            context["todo"] = todo.todo_for(
+                session, user.actor, cycle, today=today(), failed_messages=failed_count
             )
     return render(request, "dashboard.html", context, user=user)
 
