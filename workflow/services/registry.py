@@ -214,7 +214,7 @@ def _unit_from(spec: UnitCreate) -> Unit:
 
 def import_units(session: Session, specs: Sequence[tuple[int, UnitCreate]]) -> list[Unit]:
     """Create every unit or none; reasons name the CSV row (the int beside each spec)."""
-    reasons = _import_reasons(session, specs)
+    reasons = import_reasons(session, specs)
     if reasons:
         raise InvalidInput(reasons)
     units = [_unit_from(spec) for _, spec in specs]
@@ -228,7 +228,8 @@ def import_units(session: Session, specs: Sequence[tuple[int, UnitCreate]]) -> l
     return units
 
 
-def _import_reasons(session: Session, specs: Sequence[tuple[int, UnitCreate]]) -> list[Reason]:
+def import_reasons(session: Session, specs: Sequence[tuple[int, UnitCreate]]) -> list[Reason]:
+    """Why the rows cannot be stored as they are (each reason names its CSV row)."""
     reasons: list[Reason] = []
     known_orgs = set(session.exec(select(Organisation.id)).all())
     existing = {
@@ -321,7 +322,9 @@ def user_reasons(
     if role == Role.EXAMINER and organisation_id is None:
         # Needed for the conflict-of-interest rule: no one examines their own administration.
         reasons.append(
-            Reason("missing_organisation", "En examinator behöver en organisation (för jävsregeln).")
+            Reason(
+                "missing_organisation", "En examinator behöver en organisation (för jävsregeln)."
+            )
         )
     if role == Role.UNIT_CONTACT and unit_id is None:
         reasons.append(Reason("missing_unit", "En kontaktperson behöver en enhet."))

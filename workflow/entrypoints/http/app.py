@@ -12,9 +12,10 @@ from fastapi import FastAPI
 
 from tasks.nudge import nudge_after_outbox_commits
 from workflow import db, logs
-from workflow.entrypoints.http import api, calendars, hooks, ops, problems, reports
+from workflow.entrypoints.http import api, calendars, hooks, ops, problems, register, reports
 from workflow.entrypoints.http.limits import LimitApiBodies
 from workflow.entrypoints.web import routes as web_pages
+from workflow.entrypoints.web import setup as setup_pages
 from workflow.settings import get_settings
 from workflow.write_turns import take_turns_on_sqlite
 
@@ -51,11 +52,14 @@ def create_app() -> FastAPI:
         redoc_url=None,
     )
     app.include_router(api.router)
+    app.include_router(register.router)
     app.add_middleware(LimitApiBodies)
     problems.document_problems_everywhere(app)
     take_turns_on_sqlite(db.get_engine())
     problems.install_handlers(app)
     for router in (ops.router, hooks.router, calendars.router, reports.router):
         app.include_router(router)
+    for pages in setup_pages.ROUTERS:  # before `install`, which wraps every error handler
+        app.include_router(pages)
     web_pages.install(app)
     return app
