@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
+from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -539,7 +540,13 @@ def update_unit(
         get_existing(session, Organisation, int(str(changes["organisation_id"])), "Organisationen")
     merged = {**current, **changes}
     merged["earlier_participation_years"] = tuple(merged["earlier_participation_years"] or ())
-    spec = UnitCreate.model_validate(merged)
+    try:
+        spec = UnitCreate.model_validate(merged)
+    except ValidationError as error:
+        raise InvalidInput(
+            [Reason("invalid_field", f"{'.'.join(map(str, e['loc']))}: {e['msg']}")
+             for e in error.errors()]
+        ) from None  # fmt: skip
     reasons = [*unit_spec_reasons(spec), *_note_reasons(note, required=True)]
     if reasons:
         raise InvalidInput(reasons)

@@ -46,7 +46,9 @@ def update_organisation(
 def update_unit(unit_id: Id, body: schemas.UnitUpdate, token: TokenDep) -> Unit:
     """Correct a unit (admin; a coordinator its own organisation's); `note` says why and goes
     to the audit trail with every field's old → new."""
-    changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"note"})
+    # A null is "unchanged" like an absent field, except the contact, which null or "" clears.
+    sent = body.model_dump(exclude_unset=True, exclude={"note"})
+    changes = {k: v for k, v in sent.items() if v is not None or k == "contact_email"}
     if changes.get("contact_email") == "":
         changes["contact_email"] = None
     with authorised(token) as (session, actor):
