@@ -111,6 +111,7 @@ def test_the_award_office_sets_up_its_year_in_the_browser(
     page.get_by_label("Budget i balans").uncheck()
     page.get_by_role("button", name="Skapa enheten").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Förskolan Ekorren")
+    expect(page.locator(".timeline")).to_contain_text("Skapad")
     clean(page, axe_source)
     unit_id = int(page.url.rsplit("/", 1)[1].split("?")[0])
 

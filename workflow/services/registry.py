@@ -42,6 +42,28 @@ from workflow.services._rows import insert_or_conflict
 ORGANISATION_KINDS = {"forvaltning": "förvaltning", "bolag": "bolag"}
 
 
+@dataclass(frozen=True)
+class Created:
+    """Who created a record of the register, and when: the audit trail's "created" event."""
+
+    actor: str
+    at: datetime
+
+
+def _record_creation(
+    session: Session,
+    subject: str,
+    subject_id: int | None,
+    values: Mapping[str, object],
+    created: Created | None,
+) -> None:
+    if created is not None:
+        record_audit(
+            session, subject=subject, subject_id=subject_id or 0, action="created",
+            actor=created.actor, at=created.at, changes=changed_fields({}, values),
+        )  # fmt: skip
+
+
 # --- cycles ------------------------------------------------------------------------------------
 
 
@@ -57,7 +79,9 @@ def create_cycle(
     ceremony_starts_at: time | None = None,
     ceremony_ends_at: time | None = None,
     budget_rule: str = rules.DEFAULT_BUDGET_RULE,
+    created: Created | None = None,
 ) -> Cycle:
+    """A new cycle; with `created` (who, when) the audit trail records it."""
     reasons = list(rules.cycle_reasons(year, contribution_deadline, extract_deadline, winners_date))
     wrong_rule = rules.budget_rule_reason(budget_rule)
     if wrong_rule is not None:
@@ -85,7 +109,9 @@ def create_cycle(
         budget_rule=budget_rule,
     )
     message = f"Det finns redan en omgång för år {year}."
-    return insert_or_conflict(session, cycle, "cycle_exists", message)
+    insert_or_conflict(session, cycle, "cycle_exists", message)
+    _record_creation(session, "cycle", cycle.id, cycle.model_dump(exclude={"id"}), created)
+    return cycle
 
 
 def _award_classes(classes: Sequence[str] | None, reasons: list[Reason]) -> list[str]:
@@ -145,6 +171,7 @@ def create_organisation(
     board: str,
     coordinator_email: str | None = None,
     escalation_email: str | None = None,
+    created: Created | None = None,
 ) -> Organisation:
     reasons = [
         *rules.name_reasons("Organisationens namn", name),
@@ -166,9 +193,12 @@ def create_organisation(
         coordinator_email=coordinator_email or None,
         escalation_email=escalation_email or None,
     )
-    return insert_or_conflict(
+    insert_or_conflict(
         session, organisation, "organisation_exists", f"Organisationen '{name}' finns redan."
     )
+    values = organisation.model_dump(exclude={"id"})
+    _record_creation(session, "organisation", organisation.id, values, created)
+    return organisation
 
 
 def unit_spec_reasons(spec: UnitCreate) -> tuple[Reason, ...]:
@@ -187,17 +217,19 @@ def unit_spec_reasons(spec: UnitCreate) -> tuple[Reason, ...]:
     return tuple(reasons)
 
 
-def create_unit(session: Session, spec: UnitCreate) -> Unit:
+def create_unit(session: Session, spec: UnitCreate, created: Created | None = None) -> Unit:
     reasons = unit_spec_reasons(spec)
     if reasons:
         raise InvalidInput(reasons)
     get_existing(session, Organisation, spec.organisation_id, "Organisationen")
-    return insert_or_conflict(
+    unit = insert_or_conflict(
         session,
         _unit_from(spec),
         "unit_exists",
         f"Enheten '{spec.name}' finns redan i organisationen.",
     )
+    _record_creation(session, "unit", unit.id, unit.model_dump(exclude={"id"}), created)
+    return unit
 
 
 def _unit_from(spec: UnitCreate) -> Unit:

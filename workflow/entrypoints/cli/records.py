@@ -83,6 +83,7 @@ def cycle_create(
             classes=award_class,
             ceremony_starts_at=starts_at,
             ceremony_ends_at=ends_at,
+            created=registry.Created(registry.OPERATOR, now()),
         )
     )
     typer.echo(f"Omgång {cycle.year} skapad (id {cycle.id}).")
@@ -161,7 +162,12 @@ def org_create(
     """Skapa en förvaltning eller ett bolag; skriver ut dess id."""
     organisation = run(
         lambda s: services.create_organisation(
-            s, name=name, kind=kind, board=board, coordinator_email=coordinator_email
+            s,
+            name=name,
+            kind=kind,
+            board=board,
+            coordinator_email=coordinator_email,
+            created=registry.Created(registry.OPERATOR, now()),
         )
     )
     typer.echo(organisation.id)
@@ -224,7 +230,7 @@ def unit_create(
         earlier_participation_years=tuple(earlier or ()),
         earlier_participation_count=earlier_count,
     )
-    unit = run(lambda s: services.create_unit(s, spec))
+    unit = run(lambda s: registry.create_unit(s, spec, registry.Created(registry.OPERATOR, now())))
     typer.echo(unit.id)
 
 

@@ -110,6 +110,7 @@ def create_cycle(request: Request, form: FormDep) -> Response:
                 award_office_email=values["award_office_email"] or rules.AWARD_OFFICE_EMAIL,
                 classes=values["classes"] or None,
                 budget_rule=values["budget_rule"] or rules.DEFAULT_BUDGET_RULE,
+                created=registry.Created(user.actor.name, now()),
             )
             created_year = cycle.year
     except (InvalidInput, Conflict) as error:

@@ -82,6 +82,7 @@ def create_organisation(request: Request, form: FormDep) -> Response:
                 board=values["board"],
                 coordinator_email=values["coordinator_email"] or None,
                 escalation_email=values["escalation_email"] or None,
+                created=registry.Created(user.actor.name, now()),
             )
             organisation_id = organisation.id
     except (InvalidInput, Conflict) as error:

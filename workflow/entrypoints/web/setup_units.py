@@ -177,7 +177,11 @@ def create_unit(request: Request, form: FormDep) -> Response:
                 user.actor.organisation_id
             ):
                 raise not_found("Organisationen", fields["organisation_id"])
-            unit = registry.create_unit(session, UnitCreate.model_validate(fields))
+            unit = registry.create_unit(
+                session,
+                UnitCreate.model_validate(fields),
+                registry.Created(user.actor.name, now()),
+            )
             unit_id = unit.id
     except (InvalidInput, Conflict, NotFound) as error:
         state = place_reasons(FormState(values=values), error.reasons, WHERE)
