@@ -48,6 +48,19 @@ def parse_units_csv(
     text: str, *, organisation_ids_by_name: Mapping[str, int]
 ) -> list[tuple[int, UnitCreate]]:
     """(row number, spec) for every data row; raises InvalidInput naming each bad row."""
+    specs, reasons = read_units_csv(text, organisation_ids_by_name=organisation_ids_by_name)
+    if reasons:
+        raise InvalidInput(reasons)
+    if not specs:
+        raise refusal(InvalidInput, "empty_file", "Filen innehåller inga enheter.")
+    return specs
+
+
+def read_units_csv(
+    text: str, *, organisation_ids_by_name: Mapping[str, int]
+) -> tuple[list[tuple[int, UnitCreate]], list[Reason]]:
+    """The rows that could be read and the reasons, by row, of those that could not (a preview
+    shows both). A header that cannot be used raises InvalidInput: no row can be read then."""
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
             text.split("\n", 1)[0], delimiters=",;\t"
@@ -55,23 +68,7 @@ def parse_units_csv(
     except csv.Error:
         dialect = csv.excel
     reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-    columns = [c.strip() for c in reader.fieldnames or []]
-    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-    if "organisation_id" not in columns and "organisation" not in columns:
-        missing.append("organisation_id (eller organisation)")
-    if missing:
-        raise refusal(
-            InvalidInput, "missing_columns", f"Kolumner saknas i rubrikraden: {', '.join(missing)}."
-        )
-    twice = sorted({c for c in columns if columns.count(c) > 1})
-    if twice:  # DictReader would silently keep the last one
-        raise refusal(
-            InvalidInput, "duplicate_columns", f"Kolumner finns två gånger: {', '.join(twice)}."
-        )
-    unknown = [c for c in columns if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
-    if unknown:
-        raise refusal(InvalidInput, "unknown_columns", f"Okända kolumner: {', '.join(unknown)}.")
-
+    _check_columns([c.strip() for c in reader.fieldnames or []])
     specs: list[tuple[int, UnitCreate]] = []
     reasons: list[Reason] = []
     for row_number, raw_row in enumerate(reader, start=2):  # row 1 is the header
@@ -90,11 +87,25 @@ def parse_units_csv(
             reasons.extend(Reason("invalid_row", f"Rad {row_number}: {p}") for p in problems)
         else:
             specs.append((row_number, spec))
-    if reasons:
-        raise InvalidInput(reasons)
-    if not specs:
-        raise refusal(InvalidInput, "empty_file", "Filen innehåller inga enheter.")
-    return specs
+    return specs, reasons
+
+
+def _check_columns(columns: list[str]) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if "organisation_id" not in columns and "organisation" not in columns:
+        missing.append("organisation_id (eller organisation)")
+    if missing:
+        raise refusal(
+            InvalidInput, "missing_columns", f"Kolumner saknas i rubrikraden: {', '.join(missing)}."
+        )
+    twice = sorted({c for c in columns if columns.count(c) > 1})
+    if twice:  # DictReader would silently keep the last one
+        raise refusal(
+            InvalidInput, "duplicate_columns", f"Kolumner finns två gånger: {', '.join(twice)}."
+        )
+    unknown = [c for c in columns if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
+    if unknown:
+        raise refusal(InvalidInput, "unknown_columns", f"Okända kolumner: {', '.join(unknown)}.")
 
 
 def _spec_from_row(

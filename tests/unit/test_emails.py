@@ -81,6 +81,13 @@ def payload(kind: str, **changes: Any) -> dict[str, Any]:
         base.update(REMINDER)
     if kind in ("overdue", "escalation"):
         base["days_before"] = -1 if kind == "overdue" else -3
+    if kind == "password_link":  # about a person, not an entry
+        base.update(
+            name="eva",
+            welcome=True,
+            link="https://kvalitet.stockholm.se/password/abc",
+            expires_at="2024-05-13T06:00:00+00:00",
+        )
     base.update(changes)
     return base
 

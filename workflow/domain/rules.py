@@ -205,3 +205,33 @@ def unknown_award_class(name: str) -> Reason:
     """The refusal of a class the award does not have, listing the ones it has."""
     known = ", ".join(AWARD_CLASSES)
     return Reason("unknown_award_class", f"Okänd klass '{name}' (giltiga: {known}).")
+
+
+# Whether a budget in balance is a condition of winning or of taking part at all; the seeds
+# differ (Östermalm 2021: to win; Bromma 2024: to take part), so each cycle says.
+BUDGET_RULES: Mapping[str, str] = {
+    "to_win": "Budget i balans krävs för att vinna",
+    "to_take_part": "Budget i balans krävs för att delta",
+}
+DEFAULT_BUDGET_RULE = "to_win"
+
+
+def budget_rule_reason(rule: str) -> Reason | None:
+    """Why `rule` is not a budget rule a cycle can have, or None."""
+    if rule in BUDGET_RULES:
+        return None
+    known = ", ".join(BUDGET_RULES)
+    return Reason("unknown_budget_rule", f"Okänd budgetregel '{rule}' (giltiga: {known}).")
+
+
+def budget_reasons(budget_rule: str, budget_in_balance: bool) -> tuple[Reason, ...]:
+    """At registration: a unit without a budget in balance is refused when the cycle makes the
+    budget a condition of taking part ("to_take_part"); under "to_win" the jury checks it."""
+    if budget_rule == "to_take_part" and not budget_in_balance:
+        return (
+            Reason(
+                "budget_in_balance",
+                "Enheten har inte budget i balans; i den här omgången krävs det för att delta.",
+            ),
+        )
+    return ()

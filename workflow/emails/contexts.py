@@ -44,6 +44,11 @@ def _payload_only(payload: Mapping[str, Any], today: date | None) -> dict[str, A
     return {}
 
 
+@_email("password_link")
+def _password_link(payload: Mapping[str, Any], today: date | None) -> dict[str, Any]:
+    return {"expires_label": swedish.tid(str(payload["expires_at"]))}
+
+
 @_email("board_decision_recorded")
 @_email("extract_to_award_office")
 def _board_decision(payload: Mapping[str, Any], today: date | None) -> dict[str, Any]:

@@ -85,6 +85,7 @@ def create_entry(
         raise refusal(NotFound, "cycle_not_found", f"Det finns ingen omgång för år {year}.")
     class_code = _class_in_cycle(award_class, cycle)
     reasons = rules.eligibility_reasons(_unit_facts(unit))
+    reasons += rules.budget_reasons(cycle.budget_rule, unit.budget_in_balance)
     if reasons:
         raise Ineligible(reasons)
     entry = Entry(

@@ -4,10 +4,11 @@ examiners. Each use case runs in the caller's one transaction and refuses with e
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
+from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -15,9 +16,17 @@ from workflow import reminders
 from workflow.auth import entry_scope, hash_password, hash_token
 from workflow.db import get_existing
 from workflow.domain import rules
-from workflow.domain.access import Role, examiner_conflict
+from workflow.domain.access import Actor, Role, examiner_conflict
 from workflow.domain.calendar import ceremony_span, hours_reason
-from workflow.domain.errors import Conflict, InvalidInput, NotFound, Reason, refusal
+from workflow.domain.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Reason,
+    not_found,
+    refusal,
+)
 from workflow.models import (
     Cycle,
     Entry,
@@ -27,9 +36,32 @@ from workflow.models import (
     UnitCreate,
     User,
 )
+from workflow.services._audit import changed_fields, record_audit
 from workflow.services._rows import insert_or_conflict
 
 ORGANISATION_KINDS = {"forvaltning": "förvaltning", "bolag": "bolag"}
+
+
+@dataclass(frozen=True)
+class Created:
+    """Who created a record of the register, and when: the audit trail's "created" event."""
+
+    actor: str
+    at: datetime
+
+
+def _record_creation(
+    session: Session,
+    subject: str,
+    subject_id: int | None,
+    values: Mapping[str, object],
+    created: Created | None,
+) -> None:
+    if created is not None:
+        record_audit(
+            session, subject=subject, subject_id=subject_id or 0, action="created",
+            actor=created.actor, at=created.at, changes=changed_fields({}, values),
+        )  # fmt: skip
 
 
 # --- cycles ------------------------------------------------------------------------------------
@@ -46,8 +78,14 @@ def create_cycle(
     classes: Sequence[str] | None = None,
     ceremony_starts_at: time | None = None,
     ceremony_ends_at: time | None = None,
+    budget_rule: str = rules.DEFAULT_BUDGET_RULE,
+    created: Created | None = None,
 ) -> Cycle:
+    """A new cycle; with `created` (who, when) the audit trail records it."""
     reasons = list(rules.cycle_reasons(year, contribution_deadline, extract_deadline, winners_date))
+    wrong_rule = rules.budget_rule_reason(budget_rule)
+    if wrong_rule is not None:
+        reasons.append(wrong_rule)
     ceremony = ceremony_span(ceremony_starts_at, ceremony_ends_at)
     wrong_hours = hours_reason("ceremony_hours", ceremony)
     if wrong_hours is not None:
@@ -68,9 +106,12 @@ def create_cycle(
         classes=class_codes,
         ceremony_starts_at=ceremony[0],
         ceremony_ends_at=ceremony[1],
+        budget_rule=budget_rule,
     )
     message = f"Det finns redan en omgång för år {year}."
-    return insert_or_conflict(session, cycle, "cycle_exists", message)
+    insert_or_conflict(session, cycle, "cycle_exists", message)
+    _record_creation(session, "cycle", cycle.id, cycle.model_dump(exclude={"id"}), created)
+    return cycle
 
 
 def _award_classes(classes: Sequence[str] | None, reasons: list[Reason]) -> list[str]:
@@ -123,7 +164,14 @@ def update_cycle_deadlines(
 
 
 def create_organisation(
-    session: Session, *, name: str, kind: str, board: str, coordinator_email: str | None = None
+    session: Session,
+    *,
+    name: str,
+    kind: str,
+    board: str,
+    coordinator_email: str | None = None,
+    escalation_email: str | None = None,
+    created: Created | None = None,
 ) -> Organisation:
     reasons = [
         *rules.name_reasons("Organisationens namn", name),
@@ -133,16 +181,24 @@ def create_organisation(
         reasons.append(
             Reason("invalid_kind", f"'{kind}' är ingen organisationstyp (forvaltning, bolag).")
         )
-    if coordinator_email and not rules.is_email(coordinator_email):
-        reasons.append(Reason("invalid_email", f"'{coordinator_email}' är ingen e-postadress."))
+    for address in (coordinator_email, escalation_email):
+        if address and not rules.is_email(address):
+            reasons.append(Reason("invalid_email", f"'{address}' är ingen e-postadress."))
     if reasons:
         raise InvalidInput(reasons)
     organisation = Organisation(
-        name=name.strip(), kind=kind, board=board.strip(), coordinator_email=coordinator_email
+        name=name.strip(),
+        kind=kind,
+        board=board.strip(),
+        coordinator_email=coordinator_email or None,
+        escalation_email=escalation_email or None,
     )
-    return insert_or_conflict(
+    insert_or_conflict(
         session, organisation, "organisation_exists", f"Organisationen '{name}' finns redan."
     )
+    values = organisation.model_dump(exclude={"id"})
+    _record_creation(session, "organisation", organisation.id, values, created)
+    return organisation
 
 
 def unit_spec_reasons(spec: UnitCreate) -> tuple[Reason, ...]:
@@ -161,17 +217,19 @@ def unit_spec_reasons(spec: UnitCreate) -> tuple[Reason, ...]:
     return tuple(reasons)
 
 
-def create_unit(session: Session, spec: UnitCreate) -> Unit:
+def create_unit(session: Session, spec: UnitCreate, created: Created | None = None) -> Unit:
     reasons = unit_spec_reasons(spec)
     if reasons:
         raise InvalidInput(reasons)
     get_existing(session, Organisation, spec.organisation_id, "Organisationen")
-    return insert_or_conflict(
+    unit = insert_or_conflict(
         session,
         _unit_from(spec),
         "unit_exists",
         f"Enheten '{spec.name}' finns redan i organisationen.",
     )
+    _record_creation(session, "unit", unit.id, unit.model_dump(exclude={"id"}), created)
+    return unit
 
 
 def _unit_from(spec: UnitCreate) -> Unit:
@@ -189,7 +247,7 @@ def _unit_from(spec: UnitCreate) -> Unit:
 
 def import_units(session: Session, specs: Sequence[tuple[int, UnitCreate]]) -> list[Unit]:
     """Create every unit or none; reasons name the CSV row (the int beside each spec)."""
-    reasons = _import_reasons(session, specs)
+    reasons = import_reasons(session, specs)
     if reasons:
         raise InvalidInput(reasons)
     units = [_unit_from(spec) for _, spec in specs]
@@ -203,7 +261,8 @@ def import_units(session: Session, specs: Sequence[tuple[int, UnitCreate]]) -> l
     return units
 
 
-def _import_reasons(session: Session, specs: Sequence[tuple[int, UnitCreate]]) -> list[Reason]:
+def import_reasons(session: Session, specs: Sequence[tuple[int, UnitCreate]]) -> list[Reason]:
+    """Why the rows cannot be stored as they are (each reason names its CSV row)."""
     reasons: list[Reason] = []
     known_orgs = set(session.exec(select(Organisation.id)).all())
     existing = {
@@ -247,8 +306,8 @@ def create_user(
     unit_id: int | None = None,
     password: str | None = None,
 ) -> NewUser:
-    parsed_role = _parse_role(role)
-    reasons = _user_reasons(name, parsed_role, organisation_id, unit_id, password)
+    parsed_role = parse_role(role)
+    reasons = user_reasons(name, parsed_role, organisation_id, unit_id, password)
     if reasons:
         raise InvalidInput(reasons)
     if organisation_id is not None:
@@ -273,7 +332,7 @@ def create_user(
     return NewUser(user, token)
 
 
-def _parse_role(role: str) -> Role:
+def parse_role(role: str) -> Role:
     try:
         return Role(role)
     except ValueError:
@@ -283,7 +342,7 @@ def _parse_role(role: str) -> Role:
         ) from None
 
 
-def _user_reasons(
+def user_reasons(
     name: str,
     role: Role,
     organisation_id: int | None,
@@ -292,14 +351,16 @@ def _user_reasons(
 ) -> list[Reason]:
     reasons = list(rules.name_reasons("Användarnamnet", name))
     if role == Role.COORDINATOR and organisation_id is None:
-        reasons.append(Reason("missing_organisation", "En samordnare behöver --organisation."))
+        reasons.append(Reason("missing_organisation", "En samordnare behöver en organisation."))
     if role == Role.EXAMINER and organisation_id is None:
         # Needed for the conflict-of-interest rule: no one examines their own administration.
         reasons.append(
-            Reason("missing_organisation", "En examinator behöver --organisation (för jävsregeln).")
+            Reason(
+                "missing_organisation", "En examinator behöver en organisation (för jävsregeln)."
+            )
         )
     if role == Role.UNIT_CONTACT and unit_id is None:
-        reasons.append(Reason("missing_unit", "En kontaktperson behöver --unit."))
+        reasons.append(Reason("missing_unit", "En kontaktperson behöver en enhet."))
     if password is not None and len(password) < 10:
         reasons.append(Reason("weak_password", "Lösenordet måste ha minst 10 tecken."))
     return reasons
@@ -329,3 +390,209 @@ def assign_examiner(
     session.add(assignment)
     session.flush()
     return assignment
+
+
+# --- corrections of the register (each one an AuditEvent: who, when, old → new, why) ----------
+
+OPERATOR = "kommandoraden"  # who acts when no user is named: the operator on the server
+MAX_NOTE_LENGTH = 2000
+
+
+def _actor_name(acting: Actor | None) -> str:
+    return acting.name if acting is not None else OPERATOR
+
+
+def _require_admin(acting: Actor | None, message: str) -> None:
+    if acting is not None and acting.role != Role.ADMIN:
+        raise refusal(Forbidden, "forbidden", message)
+
+
+def _note_reasons(note: str | None, *, required: bool) -> list[Reason]:
+    if required and not (note or "").strip():
+        return [Reason("missing_note", "Skriv varför uppgifterna ändras.")]
+    if note and len(note) > MAX_NOTE_LENGTH:
+        return [Reason("note_too_long", f"Anteckningen får vara högst {MAX_NOTE_LENGTH} tecken.")]
+    return []
+
+
+def update_cycle(
+    session: Session,
+    *,
+    year: int,
+    now: datetime,
+    acting: Actor | None = None,
+    contribution_deadline: date | None = None,
+    extract_deadline: date | None = None,
+    winners_date: date | None = None,
+    classes: Sequence[str] | None = None,
+    award_office_email: str | None = None,
+    budget_rule: str | None = None,
+    note: str | None = None,
+) -> Cycle:
+    """Change a cycle's dates and settings (None: unchanged); moved dates re-plan the pending
+    reminders of its open entries at once, as `update_cycle_deadlines` does."""
+    _require_admin(acting, "Bara utmärkelsens kansli ändrar omgångar.")
+    cycle = session.exec(select(Cycle).where(Cycle.year == year).with_for_update()).first()
+    if cycle is None:
+        raise refusal(NotFound, "cycle_not_found", f"Det finns ingen omgång för år {year}.")
+    before = cycle.model_dump()
+    contribution = contribution_deadline or cycle.contribution_deadline
+    extract = extract_deadline or cycle.extract_deadline
+    winners = winners_date or cycle.winners_date
+    address = (award_office_email or cycle.award_office_email).strip()
+    rule = budget_rule or cycle.budget_rule
+    reasons = [*rules.cycle_reasons(year, contribution, extract, winners)]
+    reasons += _note_reasons(note, required=False)
+    if not rules.is_email(address):
+        reasons.append(Reason("invalid_email", f"'{address}' är ingen e-postadress."))
+    wrong_rule = rules.budget_rule_reason(rule)
+    if wrong_rule is not None:
+        reasons.append(wrong_rule)
+    after: dict[str, object] = {
+        "contribution_deadline": contribution,
+        "extract_deadline": extract,
+        "winners_date": winners,
+        "award_office_email": address,
+        "budget_rule": rule,
+    }
+    if classes is not None:
+        if not classes:
+            reasons.append(Reason("missing_classes", "Välj minst en klass."))
+        after["classes"] = _award_classes(classes, reasons)
+    if reasons:
+        raise InvalidInput(reasons)
+    changes = changed_fields(before, after)
+    if not changes:
+        return cycle
+    for name, value in after.items():
+        setattr(cycle, name, value)
+    session.add(cycle)
+    session.flush()
+    if {"contribution_deadline", "extract_deadline", "winners_date"} & changes.keys():
+        reminders.replan_cycle(session, cycle, now)
+    record_audit(
+        session, subject="cycle", subject_id=cycle.id or 0, action="corrected",
+        actor=_actor_name(acting), at=now, changes=changes, note=note or None,
+    )  # fmt: skip
+    return cycle
+
+
+def update_organisation(
+    session: Session,
+    *,
+    organisation_id: int,
+    now: datetime,
+    acting: Actor | None = None,
+    name: str | None = None,
+    kind: str | None = None,
+    board: str | None = None,
+    coordinator_email: str | None = None,
+    escalation_email: str | None = None,
+    note: str | None = None,
+) -> Organisation:
+    """Change an organisation (None: unchanged; "" clears an address); audited."""
+    _require_admin(acting, "Bara utmärkelsens kansli ändrar organisationer.")
+    organisation = get_existing(session, Organisation, organisation_id, "Organisationen")
+    before = organisation.model_dump()
+    after: dict[str, str | None] = {}
+    reasons: list[Reason] = _note_reasons(note, required=False)
+    if name is not None:
+        reasons += rules.name_reasons("Organisationens namn", name)
+        after["name"] = name.strip()
+    if board is not None:
+        reasons += rules.name_reasons("Nämnden eller styrelsen", board, missing="missing_board")
+        after["board"] = board.strip()
+    if kind is not None:
+        if kind not in ORGANISATION_KINDS:
+            reasons.append(
+                Reason("invalid_kind", f"'{kind}' är ingen organisationstyp (forvaltning, bolag).")
+            )
+        after["kind"] = kind
+    for field, address in (
+        ("coordinator_email", coordinator_email),
+        ("escalation_email", escalation_email),
+    ):
+        if address is None:
+            continue
+        if address.strip() and not rules.is_email(address.strip()):
+            reasons.append(Reason("invalid_email", f"'{address}' är ingen e-postadress."))
+        after[field] = address.strip() or None
+    if reasons:
+        raise InvalidInput(reasons)
+    changes = changed_fields(before, after)
+    if not changes:
+        return organisation
+    for field, value in after.items():
+        setattr(organisation, field, value)
+    insert_or_conflict(
+        session, organisation, "organisation_exists", f"Organisationen '{name}' finns redan."
+    )
+    record_audit(
+        session, subject="organisation", subject_id=organisation_id, action="corrected",
+        actor=_actor_name(acting), at=now, changes=changes, note=note or None,
+    )  # fmt: skip
+    return organisation
+
+
+# The unit facts a correction may change; `organisation_id` only by the award office.
+UNIT_FIELDS = (*UnitCreate.model_fields, "earlier_participation_years")
+
+
+def may_correct_unit(acting: Actor | None, unit: Unit) -> bool:
+    """The award office corrects any unit; a coordinator those of its own organisation."""
+    if acting is None or acting.role == Role.ADMIN:
+        return True
+    return acting.role == Role.COORDINATOR and acting.organisation_id == unit.organisation_id
+
+
+def update_unit(
+    session: Session,
+    *,
+    unit_id: int,
+    now: datetime,
+    changes: Mapping[str, object],
+    note: str | None,
+    acting: Actor | None = None,
+) -> Unit:
+    """Correct a unit's facts (only the fields in `changes`); `note` says why and is required.
+    Writes an AuditEvent with every field's old → new."""
+    unit = get_existing(session, Unit, unit_id, "Enheten")
+    if not may_correct_unit(acting, unit):
+        if acting is not None and acting.role == Role.COORDINATOR:
+            raise not_found("Enheten", unit_id)  # another organisation's: as if none
+        raise refusal(Forbidden, "forbidden", "Din roll får inte ändra enheter.")
+    unknown = sorted(set(changes) - set(UNIT_FIELDS))
+    if unknown:
+        raise refusal(InvalidInput, "unknown_field", f"Okända fält: {', '.join(unknown)}.")
+    current = unit.model_dump()
+    if "organisation_id" in changes and changes["organisation_id"] != unit.organisation_id:
+        _require_admin(
+            acting, "Bara utmärkelsens kansli flyttar en enhet till en annan organisation."
+        )
+        get_existing(session, Organisation, int(str(changes["organisation_id"])), "Organisationen")
+    merged = {**current, **changes}
+    merged["earlier_participation_years"] = tuple(merged["earlier_participation_years"] or ())
+    try:
+        spec = UnitCreate.model_validate(merged)
+    except ValidationError as error:
+        raise InvalidInput(
+            [Reason("invalid_field", f"{'.'.join(map(str, e['loc']))}: {e['msg']}")
+             for e in error.errors()]
+        ) from None  # fmt: skip
+    reasons = [*unit_spec_reasons(spec), *_note_reasons(note, required=True)]
+    if reasons:
+        raise InvalidInput(reasons)
+    after = _unit_from(spec).model_dump(include=set(UNIT_FIELDS))
+    diff = changed_fields(current, after)
+    if not diff:
+        return unit
+    for field in diff:
+        setattr(unit, field, after[field])
+    insert_or_conflict(
+        session, unit, "unit_exists", f"Enheten '{spec.name}' finns redan i organisationen."
+    )
+    record_audit(
+        session, subject="unit", subject_id=unit_id, action="corrected",
+        actor=_actor_name(acting), at=now, changes=diff, note=(note or "").strip(),
+    )  # fmt: skip
+    return unit

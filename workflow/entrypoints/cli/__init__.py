@@ -52,12 +52,15 @@ app.add_typer(cycle_app, name="cycle")
 org_app = typer.Typer(help="Förvaltningar och bolag.", no_args_is_help=True)
 org_app.command("create")(records.org_create)
 org_app.command("list")(records.org_list)
+org_app.command("update")(records.org_update)
 app.add_typer(org_app, name="org")
+app.add_typer(org_app, name="organisation", hidden=True)  # the long name, as people say it
 
 unit_app = typer.Typer(help="Enheter.", no_args_is_help=True)
 unit_app.command("create")(records.unit_create)
 unit_app.command("import")(records.unit_import)
 unit_app.command("list")(records.unit_list)
+unit_app.command("update")(records.unit_update)
 app.add_typer(unit_app, name="unit")
 
 entry_app = typer.Typer(help="Anmälda enheter (poster) och deras steg.", no_args_is_help=True)
@@ -72,6 +75,9 @@ app.add_typer(entry_app, name="entry")
 
 user_app = typer.Typer(help="Användare, roller och API-nycklar.", no_args_is_help=True)
 user_app.command("create")(records.user_create)
+user_app.command("update")(records.user_update)
+user_app.command("deactivate")(records.user_deactivate)
+user_app.command("password-link")(records.user_password_link)
 app.add_typer(user_app, name="user")
 
 outbox_app = typer.Typer(help="Utgående e-post.", no_args_is_help=True)

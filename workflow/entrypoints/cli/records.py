@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from workflow import db, imports, services
 from workflow.demo import load_demo
 from workflow.domain.calendar import ceremony_span
-from workflow.domain.rules import AWARD_OFFICE_EMAIL
+from workflow.domain.rules import AWARD_OFFICE_EMAIL, BUDGET_RULES
 from workflow.entrypoints.cli.values import (
     JsonFlag,
     echo_json,
@@ -24,6 +24,7 @@ from workflow.entrypoints.cli.values import (
 )
 from workflow.entrypoints.cli.work import now, run
 from workflow.models import Cycle, Organisation, Unit
+from workflow.services import registry, users
 
 CEREMONY_FIELDS = ("ceremony_starts_at", "ceremony_ends_at")
 
@@ -82,6 +83,7 @@ def cycle_create(
             classes=award_class,
             ceremony_starts_at=starts_at,
             ceremony_ends_at=ends_at,
+            created=registry.Created(registry.OPERATOR, now()),
         )
     )
     typer.echo(f"Omgång {cycle.year} skapad (id {cycle.id}).")
@@ -92,24 +94,42 @@ def cycle_update(
     contribution_deadline: Annotated[str | None, typer.Option()] = None,
     extract_deadline: Annotated[str | None, typer.Option()] = None,
     winners_date: Annotated[str | None, typer.Option()] = None,
+    award_class: Annotated[
+        list[str] | None,
+        typer.Option("--class", help="Omgångens klasser (upprepa; ersätter de nuvarande)."),
+    ] = None,
+    award_office: Annotated[str | None, typer.Option(help="Utmärkelsens adress.")] = None,
+    budget_rule: Annotated[
+        str | None,
+        typer.Option(help="to_win (budget i balans krävs för att vinna) eller to_take_part."),
+    ] = None,
+    note: Annotated[str | None, typer.Option(help="Varför (till granskningsloggen).")] = None,
 ) -> None:
-    """Flytta en omgångs datum; väntande påminnelser planeras om."""
+    """Ändra en omgångs datum och inställningar; väntande påminnelser planeras om."""
     contribution = parse_optional_date(contribution_deadline, "--contribution-deadline")
     extract = parse_optional_date(extract_deadline, "--extract-deadline")
     winners = parse_optional_date(winners_date, "--winners-date")
     cycle = run(
-        lambda session: services.update_cycle_deadlines(
+        lambda session: registry.update_cycle(
             session,
             year=year,
             now=now(),
             contribution_deadline=contribution,
             extract_deadline=extract,
             winners_date=winners,
+            classes=award_class,
+            award_office_email=award_office,
+            budget_rule=budget_rule,
+            note=note,
         )
     )
     typer.echo(
         f"Omgång {cycle.year}: bidrag {cycle.contribution_deadline}, "
         f"utdrag {cycle.extract_deadline}, vinnare {cycle.winners_date}. Påminnelser omplanerade."
+    )
+    typer.echo(
+        f"Klasser: {', '.join(cycle.classes)}. {BUDGET_RULES[cycle.budget_rule]}. "
+        f"Adress: {cycle.award_office_email}."
     )
 
 
@@ -142,7 +162,12 @@ def org_create(
     """Skapa en förvaltning eller ett bolag; skriver ut dess id."""
     organisation = run(
         lambda s: services.create_organisation(
-            s, name=name, kind=kind, board=board, coordinator_email=coordinator_email
+            s,
+            name=name,
+            kind=kind,
+            board=board,
+            coordinator_email=coordinator_email,
+            created=registry.Created(registry.OPERATOR, now()),
         )
     )
     typer.echo(organisation.id)
@@ -205,7 +230,7 @@ def unit_create(
         earlier_participation_years=tuple(earlier or ()),
         earlier_participation_count=earlier_count,
     )
-    unit = run(lambda s: services.create_unit(s, spec))
+    unit = run(lambda s: registry.create_unit(s, spec, registry.Created(registry.OPERATOR, now())))
     typer.echo(unit.id)
 
 
@@ -267,3 +292,115 @@ def user_create(
     typer.echo(f"Användare {created.user.name} ({created.user.role}) skapad, id {created.user.id}.")
     typer.echo("API-nyckel (visas bara nu):")
     typer.echo(created.token)
+
+
+# --- changes of the register (each one audited) ------------------------------------------------
+
+
+def org_update(
+    organisation_id: Annotated[int, typer.Argument(help="Organisationens id.")],
+    name: Annotated[str | None, typer.Option(help="Nytt namn.")] = None,
+    board: Annotated[str | None, typer.Option(help="Nämnden eller styrelsen.")] = None,
+    kind: Annotated[str | None, typer.Option(help="forvaltning eller bolag.")] = None,
+    coordinator_email: Annotated[
+        str | None, typer.Option(help="Samordnarens e-post ('' tar bort).")
+    ] = None,
+    escalation_email: Annotated[
+        str | None, typer.Option(help="Vem som får eskaleringar ('' tar bort).")
+    ] = None,
+    note: Annotated[str | None, typer.Option(help="Varför (till granskningsloggen).")] = None,
+) -> None:
+    """Ändra en förvaltning eller ett bolag."""
+    organisation = run(
+        lambda s: registry.update_organisation(
+            s,
+            organisation_id=organisation_id,
+            now=now(),
+            name=name,
+            board=board,
+            kind=kind,
+            coordinator_email=coordinator_email,
+            escalation_email=escalation_email,
+            note=note,
+        )
+    )
+    typer.echo(
+        f"Organisation {organisation.id} sparad: {organisation.name} ({organisation.board})."
+    )
+
+
+def unit_update(
+    unit_id: Annotated[int, typer.Argument(help="Enhetens id.")],
+    note: Annotated[str, typer.Option(help="Varför uppgifterna ändras (krävs).")],
+    name: Annotated[str | None, typer.Option(help="Nytt namn.")] = None,
+    organisation_id: Annotated[int | None, typer.Option("--org", help="Ny organisation.")] = None,
+    staff_count: Annotated[int | None, typer.Option("--staff", help="Medarbetare.")] = None,
+    share: Annotated[float | None, typer.Option(help="Andel för stockholmare, 0–1.")] = None,
+    manager: Annotated[bool | None, typer.Option("--manager/--no-manager")] = None,
+    business_plan: Annotated[
+        bool | None, typer.Option("--business-plan/--no-business-plan")
+    ] = None,
+    budget_in_balance: Annotated[
+        bool | None, typer.Option("--budget-in-balance/--budget-not-in-balance")
+    ] = None,
+    private: Annotated[bool | None, typer.Option("--private/--city-run")] = None,
+    contact_email: Annotated[
+        str | None, typer.Option("--contact", help="Chefens e-post ('' tar bort).")
+    ] = None,
+    earlier: Annotated[
+        list[int] | None, typer.Option(help="År för tidigare deltagande (upprepa; ersätter).")
+    ] = None,
+    earlier_count: Annotated[int | None, typer.Option(help="Antal tidigare deltaganden.")] = None,
+) -> None:
+    """Rätta en enhets uppgifter; ändringen och skälet sparas i granskningsloggen."""
+    given: dict[str, object] = {
+        "name": name,
+        "organisation_id": organisation_id,
+        "staff_count": staff_count,
+        "share_stockholm_residents": share,
+        "manager_has_budget_and_staff_responsibility": manager,
+        "has_business_plan": business_plan,
+        "budget_in_balance": budget_in_balance,
+        "privately_run": private,
+        "contact_email": contact_email,
+        "earlier_participation_years": tuple(earlier) if earlier is not None else None,
+        "earlier_participation_count": earlier_count,
+    }
+    changes: dict[str, object] = {k: v for k, v in given.items() if v is not None}
+    if changes.get("contact_email") == "":
+        changes["contact_email"] = None
+    unit = run(
+        lambda s: registry.update_unit(s, unit_id=unit_id, now=now(), changes=changes, note=note)
+    )
+    typer.echo(f"Enhet {unit.id} sparad: {unit.name}.")
+
+
+def user_update(
+    user_id: Annotated[int, typer.Argument(help="Användarens id.")],
+    role: Annotated[str | None, typer.Option(help="Ny roll.")] = None,
+    organisation: Annotated[int | None, typer.Option(help="Organisationens id.")] = None,
+    unit: Annotated[int | None, typer.Option(help="Enhetens id.")] = None,
+    email: Annotated[str | None, typer.Option(help="E-postadress ('' tar bort).")] = None,
+    note: Annotated[str | None, typer.Option(help="Varför (till granskningsloggen).")] = None,
+) -> None:
+    """Ändra en användares roll, organisation, enhet eller e-post."""
+    clear = frozenset({"email"}) if email == "" else frozenset()
+    user = run(
+        lambda s: users.update_user(
+            s, user_id=user_id, now=now(), role=role, organisation_id=organisation,
+            unit_id=unit, email=email, clear=clear, note=note,
+        )
+    )  # fmt: skip
+    typer.echo(f"Användare {user.name} ({user.role}) sparad.")
+
+
+def user_deactivate(user_id: Annotated[int, typer.Argument(help="Användarens id.")]) -> None:
+    """Inaktivera en användare: ingen inloggning, ingen API-nyckel."""
+    user = run(lambda s: users.deactivate_user(s, user_id=user_id, now=now()))
+    typer.echo(f"Användare {user.name} är inaktiverad.")
+
+
+def user_password_link(user_id: Annotated[int, typer.Argument(help="Användarens id.")]) -> None:
+    """Skicka en ny engångslänk för att välja lösenord till användarens e-post."""
+    user = run(lambda s: users.issue_password_link(s, user_id=user_id, now=now()))
+    typer.echo(f"En länk för att välja lösenord skickas till {user.email}.")

@@ -20,11 +20,13 @@ from workflow.entrypoints.http import (
     ops,
     outbox_control,
     problems,
+    register,
     reports,
     years,
 )
 from workflow.entrypoints.http.limits import LimitApiBodies
 from workflow.entrypoints.web import routes as web_pages
+from workflow.entrypoints.web import setup as setup_pages
 from workflow.entrypoints.web import years as web_years
 from workflow.settings import get_settings
 from workflow.write_turns import take_turns_on_sqlite
@@ -66,6 +68,7 @@ def create_app() -> FastAPI:
     )
     app.include_router(api.router)
     app.include_router(years.router)
+    app.include_router(register.router)
     app.add_middleware(LimitApiBodies)
     problems.document_problems_everywhere(app)
     take_turns_on_sqlite(db.get_engine())
@@ -79,5 +82,7 @@ def create_app() -> FastAPI:
     ):
         app.include_router(router)
     app.include_router(web_years.router)
+    for pages in setup_pages.ROUTERS:  # before `install`, which wraps every error handler
+        app.include_router(pages)
     web_pages.install(app)
     return app

@@ -253,3 +253,94 @@ class Problem(BaseModel):
 
     detail: str
     reasons: list[ReasonPublic]
+
+
+# --- changing the register (PATCH: only the fields sent change) ------------------------------
+
+BudgetRule = Literal["to_win", "to_take_part"]
+Note = Annotated[str, Field(max_length=2000)]
+
+
+class CycleUpdate(Strict):
+    contribution_deadline: date | None = None
+    extract_deadline: date | None = None
+    winners_date: date | None = None
+    classes: list[Annotated[str, Field(max_length=100)]] | None = Field(default=None, max_length=20)
+    award_office_email: Email | None = None
+    budget_rule: BudgetRule | None = None
+    note: Note | None = None
+
+
+class CycleSettingsPublic(CyclePublic):
+    """A cycle with its settings (what PATCH answers)."""
+
+    budget_rule: str
+
+
+class OrganisationUpdate(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    board: str | None = Field(default=None, min_length=1, max_length=200)
+    kind: Literal["forvaltning", "bolag"] | None = None
+    coordinator_email: Email | None = Field(default=None, description='"" clears it.')
+    escalation_email: Email | None = Field(default=None, description='"" clears it.')
+    note: Note | None = None
+
+
+class OrganisationDetailsPublic(OrganisationPublic):
+    escalation_email: str | None
+
+
+class UnitUpdate(Strict):
+    """A correction: the fields to change and why (`note`, required)."""
+
+    note: Note = Field(min_length=1)
+    organisation_id: Id | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    staff_count: int | None = Field(default=None, ge=0, le=1_000_000)
+    manager_has_budget_and_staff_responsibility: bool | None = None
+    has_business_plan: bool | None = None
+    share_stockholm_residents: float | None = Field(default=None, ge=0.0, le=1.0)
+    budget_in_balance: bool | None = None
+    privately_run: bool | None = None
+    contact_email: Email | None = Field(default=None, description='"" clears it.')
+    earlier_participation_years: list[ParticipationYear] | None = Field(
+        default=None, max_length=100
+    )
+    earlier_participation_count: int | None = Field(default=None, ge=0, le=1000)
+
+
+RoleName = Literal["admin", "coordinator", "unit_contact", "examiner", "jury"]
+
+
+class UserCreate(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    role: RoleName
+    email: Email | None = Field(
+        default=None, description="Gets a one-time link to choose a password."
+    )
+    organisation_id: Id | None = None
+    unit_id: Id | None = None
+
+
+class UserUpdate(Strict):
+    role: RoleName | None = None
+    organisation_id: Id | None = None
+    unit_id: Id | None = None
+    email: Email | None = Field(default=None, description='"" clears it.')
+    active: Literal[False] | None = Field(default=None, description="false deactivates.")
+    note: Note | None = None
+
+
+class UserPublic(BaseModel):
+    id: int
+    name: str
+    role: str
+    organisation_id: int | None
+    unit_id: int | None
+    email: str | None
+    active: bool
+
+
+class UserCreated(UserPublic):
+    token: str = Field(description="The API token, shown this once.")
+    password_link_sent: bool

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 from starlette.datastructures import FormData
@@ -32,6 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from workflow import auth, db
 from workflow.domain.errors import (
     Forbidden,
+    InvalidInput,
     TooManyAttempts,
     Unauthenticated,
     WorkflowError,
@@ -40,6 +41,7 @@ from workflow.domain.errors import (
 from workflow.entrypoints.http.deps import now
 from workflow.entrypoints.http.problems import PayloadTooLarge
 from workflow.entrypoints.web.pages import WebUser, render
+from workflow.services import users
 from workflow.settings import get_settings
 
 SESSION_COOKIE = "kv_session"
@@ -269,4 +271,67 @@ def logout(request: Request, form: FormDep) -> Response:
         auth.logout(session, user.session_id)
     response = RedirectResponse("/login?ok=logged_out", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# --- choosing a password from an e-mailed one-time link --------------------------------------
+
+PasswordToken = Annotated[str, Path(min_length=20, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+def _password_page(
+    request: Request, token: str, *, error: str | None = None, status: int = 200
+) -> HTMLResponse:
+    """The form, guarded like the login form: a pre-session cookie its hidden field echoes."""
+    form_token = _login_token(request)
+    response = render(
+        request,
+        "setup/password.html",
+        {"token": token, "error": error, "login_token": form_token},
+        user=None,
+        status=status,
+    )
+    response.set_cookie(
+        LOGIN_COOKIE,
+        form_token,
+        max_age=2 * 3600,
+        path="/password",
+        httponly=True,
+        samesite="strict",
+        secure=_secure_cookies(request),
+    )
+    return response
+
+
+@router.get("/password/{token}", response_class=HTMLResponse)
+def password_form(request: Request, token: PasswordToken) -> Response:
+    with db.transaction() as session:
+        users.link_user(session, token, now=now())  # 404 page for a used or expired link
+    return _password_page(request, token)
+
+
+@router.post("/password/{token}", response_class=HTMLResponse)
+def choose_password(request: Request, token: PasswordToken, form: FormDep) -> Response:
+    """Set the password (argon2) and log in: the link is used up in the same transaction."""
+    if not _same_token(form.get("csrf_token"), request.cookies.get(LOGIN_COOKIE, "")):
+        return _password_page(
+            request, token, error="Formuläret hade gått ut. Försök igen.", status=403
+        )
+    password, repeated = form.get("password"), form.get("password_again")
+    if not isinstance(password, str) or password != repeated:
+        return _password_page(
+            request, token, error="Lösenorden är inte lika. Skriv samma lösenord två gånger.",
+            status=422,
+        )  # fmt: skip
+    try:
+        with db.transaction() as session:
+            user = users.set_password_from_link(session, token, password=password, now=now())
+            _, web_session = auth.login(session, name=user.name, password=password, now=now())
+            session_id = web_session.id
+    except InvalidInput as error:
+        message = " ".join(r.message for r in error.reasons)
+        return _password_page(request, token, error=message, status=422)
+    response = RedirectResponse("/?ok=password_set", status_code=303)
+    _set_session_cookie(response, request, session_id)
+    response.delete_cookie(LOGIN_COOKIE, path="/password")
     return response
