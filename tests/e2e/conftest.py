@@ -19,6 +19,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from tests.conftest import POSTGRES_ADMIN_URL, service_unavailable
+
+# The browser fixtures are registered here, once: a session fixture imported into several test
+# modules is one per module, and a second sync Playwright in one process refuses to start.
+from tests.e2e.browser import axe_source, browser, page  # noqa: F401
 from tests.e2e.support import ROOT, free_port, wait_until
 from workflow import services
 

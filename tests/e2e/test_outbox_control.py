@@ -15,12 +15,9 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from tests.conftest import NOW
-from tests.e2e.browser import (  # noqa: F401 (pytest fixtures)
-    axe_source,
+from tests.e2e.browser import (
     axe_violations,
-    browser,
     describe_violations,
-    page,
 )
 from tests.e2e.support import (  # noqa: F401  (redis_url is a fixture)
     SmtpSink,

@@ -21,13 +21,10 @@ from sqlalchemy import Engine, text
 from sqlmodel import select
 
 from tests.conftest import MINIMAL_PDF, attach_extract, seed_entry
-from tests.e2e.browser import (  # noqa: F401 (pytest fixtures)
+from tests.e2e.browser import (
     PHONE,
-    axe_source,
     axe_violations,
-    browser,
     describe_violations,
-    page,
 )
 from tests.e2e.conftest import LiveServer
 from workflow import services

@@ -13,12 +13,9 @@ from playwright.sync_api import Page, Request, expect
 from sqlalchemy import Engine, update
 from sqlmodel import select
 
-from tests.e2e.browser import (  # noqa: F401 (pytest fixtures)
-    axe_source,
+from tests.e2e.browser import (
     axe_violations,
-    browser,
     describe_violations,
-    page,
 )
 from tests.e2e.conftest import LiveServer
 from workflow import services
