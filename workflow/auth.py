@@ -7,6 +7,8 @@ high-entropy secrets); passwords are people's choices and are stored with argon2
 from __future__ import annotations
 
 import hashlib
+import logging
+import math
 import secrets
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -18,6 +20,7 @@ from sqlalchemy import ColumnElement, bindparam, delete, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from workflow.domain import throttle
 from workflow.domain.access import (
     JURY_SEES,
     Actor,
@@ -25,7 +28,7 @@ from workflow.domain.access import (
     Role,
     can_see,
 )
-from workflow.domain.errors import TooManyAttempts, Unauthenticated, refusal
+from workflow.domain.errors import Reason, TooManyAttempts, Unauthenticated, refusal
 from workflow.domain.stages import Stage
 from workflow.models import (
     Entry,
@@ -37,9 +40,8 @@ from workflow.models import (
 )
 
 SESSION_LIFETIME = timedelta(hours=8)
-LOGIN_WINDOW = timedelta(minutes=15)
-MAX_FAILED_LOGINS = 5
 _hasher = PasswordHasher()
+log = logging.getLogger(__name__)
 
 
 def hash_token(token: str) -> str:
@@ -93,37 +95,81 @@ def authenticate_token(session: Session, token: str) -> Actor:
     )
 
 
-def login(session: Session, *, name: str, password: str, now: datetime) -> tuple[Actor, WebSession]:
-    """Check the password (argon2) and open a web session; slows down guessing per name."""
-    recent = session.exec(
-        select(func.count())
-        .select_from(LoginAttempt)
-        .where(LoginAttempt.name == name, col(LoginAttempt.at) > now - LOGIN_WINDOW)
-    ).one()
-    if recent >= MAX_FAILED_LOGINS:
-        raise refusal(
-            TooManyAttempts,
-            "too_many_attempts",
-            "För många misslyckade inloggningar. Vänta en kvart och försök igen.",
+def login(
+    session: Session, *, name: str, password: str, now: datetime, address: str = ""
+) -> tuple[Actor, str]:
+    """Check the password (argon2) and open a web session; returns the actor and the session's
+    secret for the cookie (only its sha256 is stored). Attempts that come too soon after
+    failures, by name and by client `address`, are refused with how long to wait."""
+    # Attempts older than the window no longer count for anything.
+    session.exec(delete(LoginAttempt).where(col(LoginAttempt.at) < now - 4 * throttle.WINDOW))
+    wait = throttle.seconds_to_wait(
+        now,
+        by_name_and_address=_failures(session, now, name=name, address=address),
+        by_address=_failures(session, now, address=address),
+        by_name=_failures(session, now, name=name),
+    )
+    if wait > 0:
+        session.add(LoginAttempt(name=name, address=address, throttled=True, at=now))
+        log.warning(
+            "login throttled for %.0f s", wait, extra={"login_name": name, "address": address}
+        )
+        raise TooManyAttempts(
+            (
+                Reason(
+                    "too_many_attempts",
+                    "För många misslyckade inloggningar. Vänta "
+                    f"{_seconds_sv(math.ceil(wait))} och försök igen.",
+                ),
+            ),
+            retry_after=math.ceil(wait),
         )
     user = session.exec(select(User).where(User.name == name, col(User.active).is_(True))).first()
     # An unknown name costs the same argon2 verification as a known one: the answer's timing
     # must not tell which names exist.
     stored = user.password_hash if user is not None and user.password_hash else _dummy_hash()
     if not _password_matches(stored, password) or user is None or not user.password_hash:
-        session.add(LoginAttempt(name=name, at=now))
+        session.add(LoginAttempt(name=name, address=address, at=now))
         raise refusal(Unauthenticated, "bad_login", "Fel användarnamn eller lösenord.")
-    session.exec(delete(LoginAttempt).where(col(LoginAttempt.name) == name))
-    web_session = WebSession(
-        id=secrets.token_urlsafe(32),
-        user_id=user.id or 0,
-        csrf_token=secrets.token_urlsafe(32),
-        created_at=now,
-        expires_at=now + SESSION_LIFETIME,
+    session.exec(
+        delete(LoginAttempt).where(  # the throttled ones stay: /metrics counts them
+            col(LoginAttempt.name) == name,
+            col(LoginAttempt.address) == address,
+            col(LoginAttempt.throttled).is_(False),
+        )
     )
-    session.add(web_session)
+    secret = secrets.token_urlsafe(32)
+    session.add(
+        WebSession(
+            id=hash_token(secret),
+            user_id=user.id or 0,
+            csrf_token=secrets.token_urlsafe(32),
+            created_at=now,
+            expires_at=now + SESSION_LIFETIME,
+        )
+    )
     session.flush()
-    return actor_of(user), web_session
+    return actor_of(user), secret
+
+
+def _seconds_sv(seconds: int) -> str:
+    if seconds >= 120:
+        return f"{math.ceil(seconds / 60)} minuter"
+    return "1 sekund" if seconds == 1 else f"{seconds} sekunder"
+
+
+def _failures(
+    session: Session, now: datetime, *, name: str | None = None, address: str | None = None
+) -> throttle.Failures:
+    query = select(func.count(), func.max(LoginAttempt.at)).where(
+        col(LoginAttempt.at) > now - throttle.WINDOW, col(LoginAttempt.throttled).is_(False)
+    )
+    if name is not None:
+        query = query.where(LoginAttempt.name == name)
+    if address is not None:
+        query = query.where(LoginAttempt.address == address)
+    count, latest = session.exec(query).one()
+    return throttle.Failures(int(count), latest)
 
 
 @lru_cache(maxsize=1)
@@ -138,8 +184,9 @@ def _password_matches(password_hash: str, password: str) -> bool:
         return False
 
 
-def session_actor(session: Session, session_id: str, *, now: datetime) -> tuple[Actor, WebSession]:
-    web_session = session.get(WebSession, session_id)
+def session_actor(session: Session, secret: str, *, now: datetime) -> tuple[Actor, WebSession]:
+    """Who holds the session whose cookie is `secret`."""
+    web_session = session.get(WebSession, hash_token(secret))
     if web_session is None or web_session.expires_at <= now:
         raise refusal(Unauthenticated, "unauthenticated", "Du är inte inloggad.")
     user = session.get(User, web_session.user_id)
@@ -148,8 +195,8 @@ def session_actor(session: Session, session_id: str, *, now: datetime) -> tuple[
     return actor_of(user), web_session
 
 
-def logout(session: Session, session_id: str) -> None:
-    web_session = session.get(WebSession, session_id)
+def logout(session: Session, secret: str) -> None:
+    web_session = session.get(WebSession, hash_token(secret))
     if web_session is not None:
         session.delete(web_session)
 

@@ -17,7 +17,8 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from workflow.db import transaction
-from workflow.models import Entry, HistoryEvent, OutboxMessage, Reminder
+from workflow.domain.throttle import WINDOW
+from workflow.models import Entry, HistoryEvent, LoginAttempt, OutboxMessage, Reminder
 from workflow.outbox import queue_health
 
 
@@ -30,6 +31,7 @@ class Snapshot:
     oldest_queued_age_seconds: float
     delivery_failures: int
     interrupted_sends: int
+    logins_throttled: int = 0  # logins refused for coming too soon, in the last 15 minutes
     delivery_latency_seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -45,6 +47,11 @@ def snapshot(session: Session, *, now: datetime) -> Snapshot:
         select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "failed")
     ).one()
     interrupted = session.exec(select(func.sum(OutboxMessage.interrupted_attempts))).one()
+    throttled = session.exec(
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(col(LoginAttempt.throttled).is_(True), col(LoginAttempt.at) > now - WINDOW)
+    ).one()
     # Delivery latency (queued → sent) over the latest 1,000 sent messages.
     recent = session.exec(
         select(OutboxMessage.created_at, OutboxMessage.sent_at)
@@ -65,6 +72,7 @@ def snapshot(session: Session, *, now: datetime) -> Snapshot:
         oldest_queued_age_seconds=health.oldest_queued_age_seconds,
         delivery_failures=int(failed),
         interrupted_sends=int(interrupted or 0),
+        logins_throttled=int(throttled),
         delivery_latency_seconds=_quantiles(latencies),
     )
 
@@ -125,6 +133,11 @@ class WorkflowCollector(Collector):
             "kvalitet_outbox_interrupted_sends",
             "Sends interrupted by a crashed relay (may have reached the server)",
             value=snap.interrupted_sends,
+        )
+        yield GaugeMetricFamily(
+            "kvalitet_logins_throttled",
+            "Logins refused for coming too soon after failures, in the last 15 minutes",
+            value=snap.logins_throttled,
         )
         latency = GaugeMetricFamily(
             "kvalitet_delivery_latency_seconds",

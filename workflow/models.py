@@ -315,7 +315,8 @@ class ExaminerAssignment(SQLModel, table=True):
 
 
 class WebSession(SQLModel, table=True):
-    """A logged-in browser: the cookie holds `id` (random), the forms carry `csrf_token`."""
+    """A logged-in browser: the cookie holds a random secret, stored here only as its sha256
+    (`id`), so a read of this table logs nobody in; the forms carry `csrf_token`."""
 
     __tablename__ = "web_session"
 
@@ -327,12 +328,15 @@ class WebSession(SQLModel, table=True):
 
 
 class LoginAttempt(SQLModel, table=True):
-    """Failed logins, counted per user name to slow down password guessing."""
+    """Failed logins, by name and client address, to slow password guessing down
+    (`workflow.domain.throttle`); `throttled` marks an attempt refused for coming too soon."""
 
     __tablename__ = "login_attempt"
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(index=True)
+    address: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
+    throttled: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     at: datetime = Field(sa_column=_utc_column())
 
 

@@ -57,7 +57,13 @@ class Forbidden(WorkflowError):
 
 
 class TooManyAttempts(WorkflowError):
-    """Too many failed logins for this name; wait and try again."""
+    """Too many failed logins just now; wait `retry_after` seconds and try again."""
+
+    def __init__(
+        self, reasons: tuple[Reason, ...] | list[Reason], *, retry_after: int = 60
+    ) -> None:
+        super().__init__(reasons)
+        self.retry_after = retry_after
 
 
 def refusal(error: type[WorkflowError], code: str, message: str) -> WorkflowError:

@@ -60,7 +60,7 @@ def current_user(session: Session, request: Request) -> WebUser:
     if not session_id:
         raise refusal(Unauthenticated, "unauthenticated", "Du är inte inloggad.")
     actor, web_session = auth.session_actor(session, session_id, now=now())
-    return WebUser(actor=actor, session_id=web_session.id, csrf_token=web_session.csrf_token)
+    return WebUser(actor=actor, session_id=session_id, csrf_token=web_session.csrf_token)
 
 
 def optional_user(request: Request) -> WebUser | None:
@@ -227,11 +227,12 @@ def login(request: Request, form: FormDep) -> Response:
     session_id: str | None = None
     with db.transaction() as session:
         try:
-            _, web_session = auth.login(
+            _, secret = auth.login(
                 session,
                 name=name,
                 password=password if isinstance(password, str) else "",
                 now=now(),
+                address=request.client.host if request.client else "",
             )
         except TooManyAttempts as error:
             return _login_page(
@@ -240,12 +241,12 @@ def login(request: Request, form: FormDep) -> Response:
                 error=" ".join(r.message for r in error.reasons),
                 name=name,
                 next_path=next_path,
-                headers={"Retry-After": str(int(auth.LOGIN_WINDOW.total_seconds()))},
+                headers={"Retry-After": str(error.retry_after)},
             )
         except Unauthenticated:
             pass  # caught inside the transaction, so the failed attempt is committed
         else:
-            session_id = web_session.id
+            session_id = secret
             old = request.cookies.get(SESSION_COOKIE)
             if old:
                 auth.logout(session, old)  # a new id at login: no session fixation
@@ -326,8 +327,13 @@ def choose_password(request: Request, token: PasswordToken, form: FormDep) -> Re
     try:
         with db.transaction() as session:
             user = users.set_password_from_link(session, token, password=password, now=now())
-            _, web_session = auth.login(session, name=user.name, password=password, now=now())
-            session_id = web_session.id
+            _, session_id = auth.login(
+                session,
+                name=user.name,
+                password=password,
+                now=now(),
+                address=request.client.host if request.client else "",
+            )
     except InvalidInput as error:
         message = " ".join(r.message for r in error.reasons)
         return _password_page(request, token, error=message, status=422)
