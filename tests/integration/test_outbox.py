@@ -18,7 +18,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import col, select
 
 from tests.conftest import seed_entry
-from tests.e2e.support import SmtpSink
+from tests.e2e.support import SmtpSink, free_port
 from workflow.db import insert_rows, transaction
 from workflow.domain.errors import WorkflowError
 from workflow.domain.messages import MessageSpec, Recipient
@@ -227,35 +227,46 @@ class RefusingServer:
         self.listener.close()
 
 
-def test_a_refused_session_leaves_every_message_waiting_until_its_attempts_run_out(
-    engine: Engine, tmp_path: Path
+def test_a_server_that_refuses_the_session_costs_the_messages_no_attempts(
+    engine: Engine, tmp_path: Path, sink: SmtpSink
 ) -> None:
+    """A 554 greeting, then nothing listening at all, batch after batch for hours: no message
+    was offered, so none loses an attempt and none is dead-lettered (before, a 4–8 h outage
+    dead-lettered the queue); the relay waits a backoff, and once a server answers, each
+    message goes out once."""
     seed_entry(engine)
     server = RefusingServer()
     settings = relay_settings(tmp_path, server.port).model_copy(update={"outbox_max_attempts": 2})
     try:
-        first = deliver_outbox_batch(
-            engine,
-            transport=SmtpTransport(settings),
-            settings=settings,
-            worker="a",
-            clock=lambda: T0,
-        )
-        assert (first.claimed, first.retrying, first.sent) == (2, 2, 0)
-        assert all(m.status == "queued" and m.claimed_by is None for m in rows(engine))
-        assert all("554" in (m.last_error or "") for m in rows(engine))
-        deliver_outbox_batch(
-            engine,
-            transport=SmtpTransport(settings),
-            settings=settings,
-            worker="a",
-            clock=lambda: T0 + timedelta(hours=1),
-        )
+        for hour in range(5):
+            report = deliver_outbox_batch(
+                engine,
+                transport=SmtpTransport(settings),
+                settings=settings,
+                worker="a",
+                clock=lambda hour=hour: T0 + timedelta(hours=hour),
+            )
+            assert (report.claimed, report.retrying, report.sent) == (2, 2, 0)
     finally:
         server.close()
-    assert server.greeted == 2
-    assert all(m.status == "failed" and m.attempts == 2 for m in rows(engine))
-    assert all("Gav upp efter 2 försök: SMTP 554" in (m.last_error or "") for m in rows(engine))
+    assert server.greeted == 5
+    assert all(m.status == "queued" and m.claimed_by is None for m in rows(engine))
+    assert all(m.attempts == 0 and "554" in (m.last_error or "") for m in rows(engine))
+    nobody = settings.model_copy(update={"smtp_port": free_port()})  # nothing listens there
+    for hour in range(5, 10):
+        deliver_outbox_batch(
+            engine, transport=SmtpTransport(nobody), settings=nobody, worker="a",
+            clock=lambda hour=hour: T0 + timedelta(hours=hour),
+        )  # fmt: skip
+    assert all(m.status == "queued" and m.attempts == 0 for m in rows(engine))
+    answering = settings.model_copy(update={"smtp_port": sink.port})
+    report = deliver_outbox_batch(
+        engine, transport=SmtpTransport(answering), settings=answering, worker="a",
+        clock=lambda: T0 + timedelta(hours=11),
+    )  # fmt: skip
+    assert report.sent == 2
+    assert all(m.status == "sent" and m.attempts == 1 for m in rows(engine))
+    assert sink.duplicates() == {} and len(sink.ids()) == 2
 
 
 def test_rows_whose_relay_dies_every_time_are_dead_lettered_not_tried_forever(

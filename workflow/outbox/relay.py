@@ -101,9 +101,12 @@ def deliver_outbox_batch(
             )
             report.retrying += 1
     reason = report.errors[-1] if report.errors else "Sändningen avbröts."
-    for message in batch.remaining:  # not tried: they wait for the next run
-        _record_retry(engine, message, worker=worker, settings=settings, error=reason, now=clock())
-        report.retrying += 1
+    # Never offered to the server (it refused the connection, or it broke before their turn):
+    # they wait for the next run without losing an attempt, so an outage of any length
+    # dead-letters nothing. The wait is the relay's, not theirs: one first backoff.
+    _record_untried(engine, batch.remaining, worker=worker, settings=settings, error=reason,
+                    now=clock())  # fmt: skip
+    report.retrying += len(batch.remaining)
     return report
 
 
@@ -329,6 +332,33 @@ def _record_retry(
                 "worker": worker,
                 "interrupted": int(interrupted),
             },
+        )
+
+
+def _record_untried(
+    engine: Engine,
+    messages: list[OutboxMessage],
+    *,
+    worker: str,
+    settings: Settings,
+    error: str,
+    now: datetime,
+) -> None:
+    """Give back the attempt their claim counted, and make them due after one backoff."""
+    if not messages:
+        return
+    due = now + backoff(1, base_seconds=settings.outbox_retry_base_seconds)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE outbox_message SET due_at = :due, claimed_by = NULL, last_error = :error, "
+                "attempts = attempts - 1 "
+                "WHERE id IN :ids AND claimed_by = :worker AND status = 'queued'"
+            ).bindparams(
+                bindparam("due", type_=OutboxMessage.__table__.c.due_at.type),  # type: ignore[attr-defined]
+                bindparam("ids", expanding=True),
+            ),
+            {"due": due, "error": error[:2000], "ids": [m.id for m in messages], "worker": worker},
         )
 
 
