@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from workflow.domain.errors import (
     Conflict,
@@ -27,6 +28,7 @@ from workflow.domain.errors import (
     WorkflowError,
 )
 from workflow.entrypoints.http import schemas
+from workflow.entrypoints.http.words import HTTP_STATUS_REASONS, field_message
 
 log = logging.getLogger(__name__)
 
@@ -96,19 +98,43 @@ async def workflow_error_response(request: Request, error: WorkflowError) -> JSO
 
 
 async def invalid_request_response(request: Request, error: RequestValidationError) -> JSONResponse:
-    reasons = [
-        Reason(
-            "invalid_field",
-            f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body')}: {e.get('msg')}",
-        )
-        for e in error.errors()
-    ]
+    reasons = [Reason("invalid_field", field_message(e)) for e in error.errors()]
     return problem(422, reasons)
 
 
 async def http_error_response(request: Request, error: StarletteHTTPException) -> JSONResponse:
-    code = "too_large" if error.status_code == 413 else "http_error"
-    return problem(error.status_code, [Reason(code, str(error.detail))], error.headers)
+    code, message = HTTP_STATUS_REASONS.get(
+        error.status_code, ("http_error", f"Begäran kunde inte utföras ({error.status_code}).")
+    )
+    detail = str(error.detail)
+    if error.status_code == 413 or (detail and not detail.isascii()):
+        message = detail  # our own words already (the upload and body limits say how big)
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        headers["Allow"] = allowed_methods(request)
+    return problem(error.status_code, [Reason(code, message)], headers)
+
+
+def _leaf_routes(routes: Any) -> Any:
+    """The routes themselves: FastAPI groups an included router's routes under one entry."""
+    for route in routes:
+        inner = getattr(getattr(route, "original_router", None), "routes", None)
+        if inner is not None:
+            yield from _leaf_routes(inner)
+        else:
+            yield route
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route answers at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in _leaf_routes(request.app.router.routes):
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
 
 
 async def database_unavailable_response(request: Request, error: OperationalError) -> JSONResponse:
