@@ -81,6 +81,12 @@ def payload(kind: str, **changes: Any) -> dict[str, Any]:
         base.update(REMINDER)
     if kind in ("overdue", "escalation"):
         base["days_before"] = -1 if kind == "overdue" else -3
+    if kind == "deadline_extended":
+        base.update(
+            deadline_kind="contribution",
+            extended_until="2024-05-31",
+            previous_deadline="2024-05-17",
+        )
     base.update(changes)
     return base
 
