@@ -54,6 +54,7 @@ from workflow.models import MAX_ID, Cycle, Document, Entry, Organisation, Unit
 from workflow.outbox.rows import entry_message_rows, files_made_on_queueing
 from workflow.services._change import change_of, history_row, settle, stale_version, write_change
 from workflow.services._rows import insert_or_conflict
+from workflow.working_days import is_swedish_working_day
 
 # --- registering ---------------------------------------------------------------------------------
 
@@ -423,6 +424,7 @@ def schedule_site_visit(
             "site_visit_needs_contribution",
             "Platsbesök bokas när bidraget har kommit in och innan examinationen är klar.",
         )
+    _check_visit_day(on, entry, loaded.cycle)
     stage = Stage(entry.stage)
     hours = f"{booked['starts_at']}–{booked['ends_at']}"
     note = note or f"Platsbesök bokat {on.isoformat()} kl. {hours}."
@@ -451,6 +453,45 @@ def schedule_site_visit(
     )
     write_change(session, change_of(entry, version, history, outbox), entry)
     return entry
+
+
+def _check_visit_day(on: date, entry: Entry, cycle: Cycle) -> None:
+    """A site visit is refused (not merely warned about) on a day nobody is at work, before
+    the contribution came in, or outside the cycle (after the winners are named)."""
+    reasons: list[Reason] = []
+    if not is_swedish_working_day(on):
+        reasons.append(
+            Reason(
+                "site_visit_not_working_day",
+                f"Platsbesöket ({on.isoformat()}) infaller på en helgdag eller en lördag eller "
+                "söndag; välj en vardag.",
+            )
+        )
+    submitted = _iso_day(entry.facts.get(Stage.SUBMITTED, {}).get("submitted_on"))
+    if submitted is not None and on < submitted:
+        reasons.append(
+            Reason(
+                "site_visit_before_contribution",
+                f"Platsbesöket kan inte ligga före den dag bidraget kom in ({submitted}).",
+            )
+        )
+    if on.year != cycle.year or on >= cycle.winners_date:
+        reasons.append(
+            Reason(
+                "site_visit_outside_cycle",
+                f"Platsbesöket måste ligga under omgången {cycle.year}, före den dag vinnarna "
+                f"utses ({cycle.winners_date.isoformat()}).",
+            )
+        )
+    if reasons:
+        raise InvalidInput(reasons)
+
+
+def _iso_day(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
 
 
 def _booking(on: date, starts_at: time | None, ends_at: time | None) -> dict[str, str]:
