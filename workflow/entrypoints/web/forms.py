@@ -156,6 +156,8 @@ def book_site_visit(request: Request, entry_id: Id, form: FormDep) -> Response:
                 raise refusal(
                     InvalidInput, "invalid_date", "Ange platsbesökets datum som ÅÅÅÅ-MM-DD."
                 )
+            note = _whole_text(form, "note") or None
+            _refuse_long_texts(note)
             services.schedule_site_visit(
                 session,
                 entry_id=entry_id,
@@ -163,7 +165,7 @@ def book_site_visit(request: Request, entry_id: Id, form: FormDep) -> Response:
                 on=day,
                 actor=user.actor.name,
                 now=now(),
-                note=form_text(form, "note") or None,
+                note=note,
                 starts_at=_clock_time(form, "starts_at", "Tiden då besöket börjar"),
                 ends_at=_clock_time(form, "ends_at", "Tiden då besöket slutar"),
                 acting=user.actor,
