@@ -34,8 +34,7 @@ from workflow.domain.errors import (
     refusal,
 )
 from workflow.domain.stages import STAGE_LABELS_SV, Stage, check_stage_data
-from workflow.models import BoardReportCase, Cycle, Organisation
-from workflow.models import Entry as EntryRow
+from workflow.models import BoardReportCase, Cycle, Entry, Organisation
 from workflow.services._audit import record_audit
 from workflow.services._change import (
     change_of,
@@ -71,7 +70,7 @@ def set_case_number(
     version: int | None = None,
     note: str | None = None,
     acting: Actor | None = None,
-) -> EntryRow:
+) -> Entry:
     """File the entry under `case_number` (empty clears it): free text up to 40 characters.
     The award office or the coordinator of the entry's organisation; with `version`,
     compare-and-set. The same number again changes nothing."""
@@ -113,7 +112,7 @@ def correct_entry(
     clear_case_number: bool = False,
     facts: Mapping[str, Mapping[str, str]] | None = None,
     acting: Actor | None = None,
-) -> EntryRow:
+) -> Entry:
     """Correct what was recorded about the entry, from the version the caller saw; `note`
     says why. `facts` maps a stage already recorded (or kept ahead) to the fields to correct
     in it, checked as when they were first recorded. Refused, with every reason and nothing

@@ -5,7 +5,6 @@ reason next to its form (or a 403 page), never a lost text."""
 from __future__ import annotations
 
 from datetime import time
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -40,7 +39,7 @@ from workflow.entrypoints.web.entry_page import (
     stale_page,
     typed_values,
 )
-from workflow.entrypoints.web.pages import Id, error_page, render
+from workflow.entrypoints.web.pages import Id, WebUser, error_page, render
 from workflow.entrypoints.web.session import (
     FormDep,
     authorised_user,
@@ -276,7 +275,7 @@ def _store_upload(request: Request, entry_id: int, form: FormData) -> Response:
 
 def _refused(
     request: Request,
-    user: Any,
+    user: WebUser,
     entry_id: int,
     error: WorkflowError,
     form_id: str,
