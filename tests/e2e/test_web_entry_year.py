@@ -146,9 +146,7 @@ def test_coordinator_files_the_entry_under_a_case_number_and_corrects_it(
         "högst 40 tecken"
     )
     no_violations(page, axe_source, "entry with a refused case number")
-    page.get_by_role("region", name="Diarienummer").get_by_role("textbox").fill(
-        "SLK 2027/123"
-    )
+    page.get_by_role("region", name="Diarienummer").get_by_role("textbox").fill("SLK 2027/123")
     page.get_by_role("button", name="Spara diarienumret").click()
     expect(page.locator("#bekraftelse").get_by_role("status")).to_have_text(
         "Diarienumret är sparat."
