@@ -182,3 +182,20 @@ def test_correction_without_a_note_or_of_nothing_is_refused(engine: Engine) -> N
             award_class="socialtjanst",
         )  # fmt: skip
     assert refused.value.reasons[0].code == "nothing_to_correct"
+
+
+def test_board_report_states_the_extended_dates(engine: Engine) -> None:
+    """One unit with more time for its extract: the report asks for the extract by that date;
+    a second unit without it makes the report keep the cycle's date and name the own one."""
+    entry = seed_entry(engine)
+    extend(engine, entry.id or 0, date(2024, 8, 15), deadline="extract")
+    with transaction(engine) as session:
+        context = documents.build_report_context(session, 1, 2024)
+        assert context["deadlines"]["extract"] == date(2024, 8, 15)
+        assert context["deadlines"]["contribution"] == date(2024, 5, 17)
+    seed_entry(engine, name="Fältgruppen")
+    with transaction(engine) as session:
+        context = documents.build_report_context(session, 1, 2024)
+        assert context["deadlines"]["extract"] == date(2024, 6, 28)
+        assert context["units"][0]["extract_until"] == date(2024, 8, 15)
+        assert context["units"][1]["extract_until"] is None
