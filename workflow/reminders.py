@@ -20,6 +20,7 @@ from workflow.domain.calendar import (
     Deadline,
     PlannedReminder,
     ReminderSubject,
+    entry_deadline,
     plan_reminders,
     send_time,
     still_to_come,
@@ -41,11 +42,18 @@ def planned_for(
         has_contribution=Stage.SUBMITTED in entry.facts or Stage.SUBMITTED in entry.pending,
         has_extract=Stage.EXTRACT_SENT in entry.facts,
     )
-    deadlines = {
-        Deadline.CONTRIBUTION: cycle.contribution_deadline,
-        Deadline.EXTRACT: cycle.extract_deadline,
-    }
+    deadlines = entry_deadlines(entry, cycle)
     return plan_reminders(subject, deadlines, now=now, is_working_day=is_swedish_working_day)
+
+
+def entry_deadlines(entry: Entry, cycle: Cycle) -> dict[Deadline, date]:
+    """The entry's own deadlines: the cycle's, or the later date an extension gave it."""
+    return {
+        Deadline.CONTRIBUTION: entry_deadline(
+            cycle.contribution_deadline, entry.contribution_until
+        ),
+        Deadline.EXTRACT: entry_deadline(cycle.extract_deadline, entry.extract_until),
+    }
 
 
 def depends_on(entry: Entry) -> tuple[bool, bool, bool]:

@@ -575,7 +575,10 @@ def test_admin_assigns_an_examiner_on_the_entry_page_and_jav_is_refused(world: W
         )
         assert "Examinatorn är tilldelad posten" in assigned.text
         listed = assigned.text.split('id="examinatorer"')[1].split("</section>")[0]
-        assert "eva (Utbildningsförvaltningen)" in listed and "jon" not in listed.split("<form")[0]
+        assigned_list = listed.split("<form")[0].split("<details")[0]
+        assert "eva (Utbildningsförvaltningen)" in assigned_list and "jon" not in assigned_list
+        # jon is not offered, and the page says why (jäv)
+        assert "jon (Socialförvaltningen): " in listed and "(jäv)" in listed
     with logged_in(world.server, ("eva", "examinator-1")) as eva:
         assert eva.get(url).status_code == 200
     with logged_in(world.server, COORDINATOR) as coordinator:

@@ -589,7 +589,8 @@ def move_as(engine: Engine, entry: Entry, acting: Actor, target: str = "board_de
             version=entry.version,
             actor=acting.name,
             now=NOW,
-            data=BOARD,
+            # A person acting records a meeting already held (before NOW), never a future one.
+            data={**BOARD, "meeting_date": "2024-03-28"},
             acting=acting,
         )
 
@@ -619,6 +620,25 @@ def test_the_entrys_own_coordinator_may_move_it(engine: Engine) -> None:
     entry = seed_entry(engine)
     own, _, _ = people_of(engine, entry)
     assert move_as(engine, entry, own).stage == "board_decision"
+
+
+def test_a_person_cannot_record_a_board_meeting_not_yet_held(engine: Engine) -> None:
+    """Acting through the web or the API, a meeting date after today (Stockholm) is refused
+    with its reason, and nothing changes."""
+    entry = seed_entry(engine)
+    own, _, _ = people_of(engine, entry)
+    with pytest.raises(TransitionRefused) as refused, transaction(engine) as session:
+        services.advance_entry(
+            session,
+            entry_id=entry.id or 0,
+            target="board_decision",
+            version=entry.version,
+            actor=own.name,
+            now=NOW,
+            data=BOARD,  # 10 June, after NOW (2 April)
+            acting=own,
+        )
+    assert refused.value.reasons[0].code == "date_in_future"
 
 
 def test_booking_a_site_visit_is_for_whoever_may_record_the_examination(engine: Engine) -> None:

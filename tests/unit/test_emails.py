@@ -88,6 +88,12 @@ def payload(kind: str, **changes: Any) -> dict[str, Any]:
             link="https://kvalitet.stockholm.se/password/abc",
             expires_at="2024-05-13T06:00:00+00:00",
         )
+    if kind == "deadline_extended":
+        base.update(
+            deadline_kind="contribution",
+            extended_until="2024-05-31",
+            previous_deadline="2024-05-17",
+        )
     base.update(changes)
     return base
 

@@ -14,10 +14,10 @@ from sqlmodel import Session, col, select
 
 from workflow import swedish
 from workflow.domain import rules
-from workflow.domain.calendar import STOCKHOLM
+from workflow.domain.calendar import STOCKHOLM, entry_deadline
 from workflow.domain.errors import InvalidInput, NotFound, refusal
 from workflow.domain.stages import STAGE_LABELS_SV, Stage
-from workflow.models import Cycle, Entry, Organisation, Unit
+from workflow.models import BoardReportCase, Cycle, Entry, Organisation, Unit
 from workflow.queries import registry
 
 PROPOSALS = ("approve", "note")
@@ -29,6 +29,7 @@ UNIT_DESCRIPTION_PLACEHOLDER = (
     "arbetar med systematiskt kvalitetsarbete.]"
 )
 DATE_PLACEHOLDER = "[datum]"
+CASE_NUMBER_PLACEHOLDER = "[diarienummer]"
 
 
 # --- what the caller knows that the database does not ---------------------------------------
@@ -55,7 +56,7 @@ class ReportPreparation:
     )
     case_officer: str = "[handläggare]"
     case_officer_phone: str = "[telefon]"
-    case_number: str = "[diarienummer]"
+    case_number: str = CASE_NUMBER_PLACEHOLDER
     document_date: date | None = None  # default: today in Stockholm
     meeting_date: date | None = None  # default: a recorded board meeting, else a placeholder
     director_name: str = "[namn]"
@@ -93,6 +94,7 @@ def build_report_context(
         _unit_context(entry, unit, preparation, held.get(unit.id or 0, []))
         for entry, unit in for_board
     ]
+    deadlines = _own_deadlines(cycle, for_board, units)
     decisions = _decision_groups(units)
     document_date = preparation.document_date or datetime.now(STOCKHOLM).date()
     recorded_meetings = [u["meeting_date"] for u in units if u["meeting_date"] is not None]
@@ -102,6 +104,9 @@ def build_report_context(
         "organisation": _organisation_context(organisation),
         "board": organisation.board,
         "cycle": _cycle_context(cycle),
+        # The dates the report states: the units' own (an extension moves them) when they
+        # share one, else the cycle's, with each unit's own date said in its section.
+        "deadlines": deadlines,
         "units": units,
         "unit_names": [unit["name"] for unit in units],
         "decisions": decisions,
@@ -118,7 +123,7 @@ def build_report_context(
             "consulted": preparation.consulted,
             "case_officer": preparation.case_officer,
             "case_officer_phone": preparation.case_officer_phone,
-            "case_number": preparation.case_number,
+            "case_number": _case_number(session, organisation, cycle, for_board, preparation),
         },
         "unions": unions,
         "unions_informed_before": bool(unions)
@@ -126,6 +131,55 @@ def build_report_context(
         "councils": councils,
         "signatures": _signatures(preparation, organisation),
     }
+
+
+def _case_number(
+    session: Session,
+    organisation: Organisation,
+    cycle: Cycle,
+    for_board: Sequence[tuple[Entry, Unit]],
+    preparation: ReportPreparation,
+) -> str:
+    """The diarienummer in the report's head: the caller's, else the one the organisation
+    filed this year's report under, else the one its entries share, else the placeholder."""
+    if preparation.case_number != CASE_NUMBER_PLACEHOLDER:
+        return preparation.case_number
+    filed = session.exec(
+        select(BoardReportCase.case_number).where(
+            BoardReportCase.organisation_id == organisation.id,
+            BoardReportCase.cycle_id == cycle.id,
+        )
+    ).first()
+    if filed:
+        return filed
+    numbers = {entry.case_number for entry, _ in for_board}
+    if len(numbers) == 1 and None not in numbers:
+        return str(numbers.pop())
+    return CASE_NUMBER_PLACEHOLDER
+
+
+def _own_deadlines(
+    cycle: Cycle, for_board: Sequence[tuple[Entry, Unit]], units: Sequence[dict[str, Any]]
+) -> dict[str, date]:
+    """The report's contribution and extract dates, and each unit's own where it differs."""
+    own = {
+        "contribution": [
+            entry_deadline(cycle.contribution_deadline, entry.contribution_until)
+            for entry, _ in for_board
+        ],
+        "extract": [
+            entry_deadline(cycle.extract_deadline, entry.extract_until) for entry, _ in for_board
+        ],
+    }
+    cycle_dates = {"contribution": cycle.contribution_deadline, "extract": cycle.extract_deadline}
+    shared = {
+        kind: days[0] if len(set(days)) == 1 else cycle_dates[kind] for kind, days in own.items()
+    }
+    for index, (unit, (entry, _)) in enumerate(zip(units, for_board, strict=True)):
+        unit["case_number"] = entry.case_number
+        for kind, days in own.items():
+            unit[f"{kind}_until"] = days[index] if days[index] != shared[kind] else None
+    return shared
 
 
 def _check_proposal(proposal: str) -> None:

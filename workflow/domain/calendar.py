@@ -217,3 +217,15 @@ def hours_reason(code: str, span: tuple[time, time]) -> Reason | None:
     if span[1] > span[0]:
         return None
     return Reason(code, f"{_ENDS_BEFORE_IT_STARTS[code]} ({span[0]:%H:%M}–{span[1]:%H:%M}).")
+
+
+# --- an entry's own deadlines -----------------------------------------------------------------
+
+
+def entry_deadline(cycle_date: date, extended_until: date | None) -> date:
+    """The day an entry's deadline falls on: the cycle's date, or the entry's extension
+    (förlängd tid) when it has one. An extension never shortens the cycle's date: if the
+    cycle's date was moved past it later, the cycle's date holds."""
+    if extended_until is None:
+        return cycle_date
+    return max(cycle_date, extended_until)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 
 from workflow.domain.errors import InvalidInput, Reason, TransitionRefused
@@ -155,6 +156,10 @@ STAGE_FIELDS: Mapping[Stage, Mapping[str, StageField]] = {
 }
 
 
+# Dates that record something already done: the board's meeting cannot lie in the future.
+_NOT_IN_FUTURE = frozenset({"meeting_date"})
+
+
 def stage_fields(target: Stage) -> tuple[str, ...]:
     """Names of the data a move to `target` takes, required ones first."""
     fields = STAGE_FIELDS[target]
@@ -167,8 +172,10 @@ def check_stage_data(
     *,
     note: str | None,
     budget_in_balance: bool,
+    today: date | None = None,
 ) -> tuple[dict[str, str], tuple[Reason, ...]]:
-    """Validate and normalise the data a move to `target` carries; (cleaned, reasons)."""
+    """Validate and normalise the data a move to `target` carries; (cleaned, reasons).
+    With `today` (Stockholm), a board meeting cannot be dated after it."""
     fields = STAGE_FIELDS[target]
     cleaned: dict[str, str] = {}
     reasons: list[Reason] = []
@@ -202,6 +209,15 @@ def check_stage_data(
             if implausible is not None:
                 reasons.append(implausible)
                 continue
+            if name in _NOT_IN_FUTURE and today is not None and day > today:
+                reasons.append(
+                    Reason(
+                        "date_in_future",
+                        f"Fältet '{name}' ({day.isoformat()}) ligger i framtiden; ett "
+                        "sammanträde registreras när det har hållits.",
+                    )
+                )
+                continue
             raw = day.isoformat()
         elif spec.kind == "choice" and spec.choices is not None and raw not in spec.choices:
             options = ", ".join(spec.choices)
@@ -222,9 +238,15 @@ def check_stage_data(
 
 
 def plan_transition(
-    state: EntryState, target: Stage, data: Mapping[str, str], *, note: str | None = None
+    state: EntryState,
+    target: Stage,
+    data: Mapping[str, str],
+    *,
+    note: str | None = None,
+    today: date | None = None,
 ) -> Plan:
-    """Check a requested move against the table and its guards; raise `TransitionRefused`."""
+    """Check a requested move against the table and its guards; raise `TransitionRefused`.
+    `today` (Stockholm) refuses dates that cannot have happened yet (see `check_stage_data`)."""
     if state.stage in TERMINAL_STAGES:
         raise TransitionRefused(
             (
@@ -240,7 +262,7 @@ def plan_transition(
         )
 
     cleaned, reasons = check_stage_data(
-        target, data, note=note, budget_in_balance=state.budget_in_balance
+        target, data, note=note, budget_in_balance=state.budget_in_balance, today=today
     )
     allowed = allowed_transitions(state.stage, privately_run=state.privately_run)
     if target in allowed:

@@ -118,6 +118,18 @@ def _deadline(payload: Mapping[str, Any], today: date | None) -> dict[str, Any]:
     return {"deadline_date": deadline, "days_left": days_left}
 
 
+@_email("deadline_extended")
+def _extension(payload: Mapping[str, Any], today: date | None) -> dict[str, Any]:
+    kind = payload["deadline_kind"]
+    if kind not in ("contribution", "extract"):
+        raise ValueError(f"Okänd tidsfrist: {kind!r}")
+    previous = payload.get("previous_deadline")
+    return {
+        "deadline_date": date.fromisoformat(str(payload["extended_until"])),
+        "previous_date": date.fromisoformat(str(previous)) if previous else None,
+    }
+
+
 def _points(text: str) -> list[str]:
     """Free text as a list of points: one per non-empty line, list markers dropped."""
     points = [line.strip().lstrip("-–•*").strip() for line in str(text).splitlines()]
@@ -134,12 +146,13 @@ _OPTIONAL: Mapping[str, Any] = {
     "award_office_email": AWARD_OFFICE_EMAIL,
     "coordinator_email": None,  # the organisation's coordinator, when it has one
     "organisation_kind": None,  # forvaltning | bolag: a bolag's decision is its styrelse's
+    "case_number": None,  # the entry's diarienummer: every subject then carries "[Dnr …]"
 }
 # The award office's own mail about an organisation's case: a reply goes to that
 # organisation's coordinator, not back to the office.
 _REPLY_TO_COORDINATOR = frozenset({"extract_to_award_office"})
 # Names that appear in subjects and single lines: never more than one line.
-_ONE_LINE = ("unit", "organisation", "board")
+_ONE_LINE = ("unit", "organisation", "board", "case_number")
 
 
 def context_for(

@@ -107,6 +107,10 @@ def _render_subject(kind: str, full: Mapping[str, Any], text_env: Any) -> str:
     subject = " ".join(text_env.get_template(f"{kind}/subject.txt").render(full).split())
     if not subject:
         raise ValueError(f"Ämnesraden för {kind!r} blev tom.")
+    case_number = full.get("case_number")
+    if isinstance(case_number, str) and case_number.strip():
+        # The organisation files replies under it: every subject about the entry carries it.
+        subject = f"{subject} [Dnr {' '.join(case_number.split())}]"
     return subject
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from sqlmodel import Session
 
 from workflow import documents
+from workflow.domain.calendar import entry_deadline
 from workflow.domain.errors import WorkflowError
 from workflow.domain.messages import MessageSpec, Recipient
 from workflow.emails import Attachment, CalendarPart
@@ -56,9 +57,13 @@ def message_context(
         "pending": entry.pending,
         "award_office_email": cycle.award_office_email,
         "coordinator_email": organisation.coordinator_email,
-        "contribution_deadline": cycle.contribution_deadline.isoformat(),
-        "extract_deadline": cycle.extract_deadline.isoformat(),
+        # The entry's own dates: an extension (förlängd tid) replaces the cycle's.
+        "contribution_deadline": entry_deadline(
+            cycle.contribution_deadline, entry.contribution_until
+        ).isoformat(),
+        "extract_deadline": entry_deadline(cycle.extract_deadline, entry.extract_until).isoformat(),
         "privately_run": unit.privately_run,
+        "case_number": entry.case_number,  # every subject about the entry carries it
     }
 
 

@@ -48,6 +48,9 @@ _ENTRY_COLUMNS = (
     col(Entry.pending),
     col(Entry.created_at),
     col(Entry.updated_at),
+    col(Entry.case_number),
+    col(Entry.contribution_until),
+    col(Entry.extract_until),
 )
 
 
@@ -116,6 +119,9 @@ def view_of(entry: Entry, unit: Unit, organisation: Organisation, cycle: Cycle) 
         entry.pending,
         entry.created_at,
         entry.updated_at,
+        entry.case_number,
+        entry.contribution_until,
+        entry.extract_until,
     )
 
 
@@ -139,6 +145,9 @@ def _view(
     pending: dict[str, dict[str, str]],
     created_at: datetime,
     updated_at: datetime,
+    case_number: str | None = None,
+    contribution_until: date | None = None,
+    extract_until: date | None = None,
 ) -> dict[str, Any]:
     stage = Stage(stage_value)
     return {
@@ -158,6 +167,10 @@ def _view(
         "pending": pending,
         "created_at": created_at.isoformat(),
         "updated_at": updated_at.isoformat(),
+        "case_number": case_number,  # diarienummer
+        # Per-entry extensions of the cycle's deadlines; None: the cycle's own date holds.
+        "contribution_until": contribution_until.isoformat() if contribution_until else None,
+        "extract_until": extract_until.isoformat() if extract_until else None,
     }
 
 

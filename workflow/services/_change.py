@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
@@ -79,12 +80,29 @@ def change_of(
     )
 
 
-def write_change(session: Session, change: EntryChange, entry: Entry) -> None:
+def write_change(
+    session: Session,
+    change: EntryChange,
+    entry: Entry,
+    columns: dict[str, Any] | None = None,
+) -> None:
     """Write `change`; compare-and-set: only the writer that still sees the version it read
-    wins, the rest get StaleVersion (and nothing of theirs is written)."""
+    wins, the rest get StaleVersion (and nothing of theirs is written). `columns` are the
+    entry's own fields the change sets besides its stage data (its case number, its
+    extended deadlines), written in the same transaction once the compare-and-set has won."""
     if not apply_change(session, change):
         session.rollback()
         raise stale_version(entry, change.seen_version or 0)
+    if columns:
+        session.connection().execute(
+            update(Entry.__table__).where(Entry.__table__.c.id == change.entry_id).values(**columns)  # type: ignore[attr-defined]
+        )
+
+
+def settle_columns(entry: Entry, columns: dict[str, Any]) -> None:
+    """The entry's own fields as the change sets them, in memory only (like `settle`)."""
+    for name, value in columns.items():
+        set_committed_value(entry, name, value)
 
 
 def stale_version(entry: Entry, version: int) -> StaleVersion:

@@ -55,6 +55,7 @@ from workflow.outbox.rows import entry_message_rows, files_made_on_queueing
 from workflow.services._change import change_of, history_row, settle, stale_version, write_change
 from workflow.services._rows import insert_or_conflict
 from workflow.settings import get_settings
+from workflow.working_days import is_swedish_working_day
 
 # --- registering ---------------------------------------------------------------------------------
 
@@ -83,7 +84,7 @@ def create_entry(
     cycle = session.exec(select(Cycle).where(Cycle.year == year)).first()
     if cycle is None:
         raise refusal(NotFound, "cycle_not_found", f"Det finns ingen omgång för år {year}.")
-    class_code = _class_in_cycle(award_class, cycle)
+    class_code = class_in_cycle(award_class, cycle)
     reasons = rules.eligibility_reasons(_unit_facts(unit))
     reasons += rules.budget_reasons(cycle.budget_rule, unit.budget_in_balance)
     if reasons:
@@ -108,7 +109,7 @@ def create_entry(
         history_row(entry_id, 1, None, Stage.NOTIFIED, actor=actor, at=now, note=None, data=created)
     ]
     specs = messages_on_creation(privately_run=unit.privately_run)
-    outbox = _message_rows(session, entry, unit, organisation, cycle, specs, now=now)
+    outbox = message_rows(session, entry, unit, organisation, cycle, specs, now=now)
     outbox += webhooks.transition_event_rows(
         session, entry_id=entry_id, events=[(1, None, Stage.NOTIFIED.value)], actor=actor, at=now
     )
@@ -123,7 +124,7 @@ def _notifies_for(acting: Actor, unit: Unit) -> bool:
     return acting.role != Role.COORDINATOR or unit.organisation_id == acting.organisation_id
 
 
-def _class_in_cycle(award_class: str, cycle: Cycle) -> str:
+def class_in_cycle(award_class: str, cycle: Cycle) -> str:
     class_code = rules.normalise_award_class(award_class)
     if class_code is None:
         raise InvalidInput((rules.unknown_award_class(award_class),))
@@ -144,7 +145,7 @@ def _unit_facts(unit: Unit) -> rules.UnitFacts:
     return rules.UnitFacts(**unit.model_dump(include=set(_FACT_NAMES)))
 
 
-def _message_rows(
+def message_rows(
     session: Session,
     entry: Entry,
     unit: Unit,
@@ -202,7 +203,7 @@ _ENTRY_FOR_CHANGE = (
 
 
 @dataclass(frozen=True)
-class _Loaded:
+class Loaded:
     """An entry at the version the caller saw, and what its change needs besides."""
 
     entry: Entry
@@ -219,15 +220,17 @@ def keep_for_transaction(session: Session, *rows: object) -> None:
     session.info.setdefault("kept_rows", []).extend(rows)
 
 
-def _load_for_change(session: Session, entry_id: int, version: int) -> _Loaded:
+def load_for_change(session: Session, entry_id: int, version: int | None) -> Loaded:
     """Everything a change of the entry reads, in one query; StaleVersion when the entry is
-    no longer at `version`."""
+    no longer at `version` (None: whatever version it is at now)."""
+    if not 1 <= entry_id <= MAX_ID:
+        raise not_found("Posten", entry_id)
     row = session.execute(_ENTRY_FOR_CHANGE, {"entry_id": entry_id}).first()
     if row is None:
         raise not_found("Posten", entry_id)
-    loaded = _Loaded(*row)
+    loaded = Loaded(*row)
     keep_for_transaction(session, loaded.unit, loaded.organisation, loaded.cycle)
-    if loaded.entry.version != version:
+    if version is not None and loaded.entry.version != version:
         raise stale_version(loaded.entry, version)
     return loaded
 
@@ -252,7 +255,7 @@ def advance_entry(
     With `acting`, the move is first checked against what that person may do (`check_move`).
     """
     target_stage = check_move(session, acting, entry_id, target)
-    loaded = _load_for_change(session, entry_id, version)
+    loaded = load_for_change(session, entry_id, version)
     entry, unit, cycle = loaded.entry, loaded.unit, loaded.cycle
     reminders_before = reminders.depends_on(entry)
     state = EntryState(
@@ -261,13 +264,16 @@ def advance_entry(
         budget_in_balance=unit.budget_in_balance,
         pending={Stage(k): v for k, v in entry.pending.items()},
     )
-    plan = plan_transition(state, target_stage, data or {}, note=note)
+    # A person (web, API) cannot record a board meeting that has not been held yet; the
+    # operator's own hand (CLI, imports of earlier years) records what it is given.
+    today = now.astimezone(STOCKHOLM).date() if acting is not None else None
+    plan = plan_transition(state, target_stage, data or {}, note=note, today=today)
     attachments = _extract_attachments(session, entry_id, plan)
     history = _history_of_plan(entry, plan, actor=actor, at=now, note=note)
     facts, pending = _facts_after(entry, plan)
     settle(entry, plan.final_stage or state.stage, version + len(history), facts, pending, now)
     specs = messages_for_plan(plan)
-    outbox = _message_rows(
+    outbox = message_rows(
         session, entry, unit, loaded.organisation, cycle, specs, now=now, document_ids=attachments
     )
     if loaded.webhooks_listen:
@@ -412,7 +418,7 @@ def schedule_site_visit(
     """
     check_move(session, acting, entry_id, Stage.EXAMINED)
     booked = _booking(on, starts_at, ends_at)
-    loaded = _load_for_change(session, entry_id, version)
+    loaded = load_for_change(session, entry_id, version)
     entry, unit, organisation = loaded.entry, loaded.unit, loaded.organisation
     if entry.stage != Stage.SUBMITTED:
         raise refusal(
@@ -420,6 +426,7 @@ def schedule_site_visit(
             "site_visit_needs_contribution",
             "Platsbesök bokas när bidraget har kommit in och innan examinationen är klar.",
         )
+    _check_visit_day(on, entry, loaded.cycle)
     stage = Stage(entry.stage)
     hours = f"{booked['starts_at']}–{booked['ends_at']}"
     note = note or f"Platsbesök bokat {on.isoformat()} kl. {hours}."
@@ -443,11 +450,50 @@ def schedule_site_visit(
             now=now,
         )
     notice = [MessageSpec("site_visit_notice", Recipient.UNIT_CONTACT, Stage.SUBMITTED)]
-    outbox = _message_rows(
+    outbox = message_rows(
         session, entry, unit, organisation, loaded.cycle, notice, now=now, extra=extra
     )
     write_change(session, change_of(entry, version, history, outbox), entry)
     return entry
+
+
+def _check_visit_day(on: date, entry: Entry, cycle: Cycle) -> None:
+    """A site visit is refused (not merely warned about) on a day nobody is at work, before
+    the contribution came in, or outside the cycle (after the winners are named)."""
+    reasons: list[Reason] = []
+    if not is_swedish_working_day(on):
+        reasons.append(
+            Reason(
+                "site_visit_not_working_day",
+                f"Platsbesöket ({on.isoformat()}) infaller på en helgdag eller en lördag eller "
+                "söndag; välj en vardag.",
+            )
+        )
+    submitted = _iso_day(entry.facts.get(Stage.SUBMITTED, {}).get("submitted_on"))
+    if submitted is not None and on < submitted:
+        reasons.append(
+            Reason(
+                "site_visit_before_contribution",
+                f"Platsbesöket kan inte ligga före den dag bidraget kom in ({submitted}).",
+            )
+        )
+    if on.year != cycle.year or on >= cycle.winners_date:
+        reasons.append(
+            Reason(
+                "site_visit_outside_cycle",
+                f"Platsbesöket måste ligga under omgången {cycle.year}, före den dag vinnarna "
+                f"utses ({cycle.winners_date.isoformat()}).",
+            )
+        )
+    if reasons:
+        raise InvalidInput(reasons)
+
+
+def _iso_day(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
 
 
 def _booking(on: date, starts_at: time | None, ends_at: time | None) -> dict[str, str]:

@@ -53,6 +53,7 @@ org_app = typer.Typer(help="Förvaltningar och bolag.", no_args_is_help=True)
 org_app.command("create")(records.org_create)
 org_app.command("list")(records.org_list)
 org_app.command("update")(records.org_update)
+org_app.command("board-report-case")(entries.board_report_case)
 app.add_typer(org_app, name="org")
 app.add_typer(org_app, name="organisation", hidden=True)  # the long name, as people say it
 
@@ -71,6 +72,9 @@ entry_app.command("advance")(entries.entry_advance)
 entry_app.command("site-visit")(entries.entry_site_visit)
 entry_app.command("withdraw")(entries.entry_withdraw)
 entry_app.command("history")(entries.entry_history)
+entry_app.command("extend")(entries.entry_extend)
+entry_app.command("case-number")(entries.entry_case_number)
+entry_app.command("correct")(entries.entry_correct)
 app.add_typer(entry_app, name="entry")
 
 user_app = typer.Typer(help="Användare, roller och API-nycklar.", no_args_is_help=True)

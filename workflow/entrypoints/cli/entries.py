@@ -23,6 +23,7 @@ from workflow.entrypoints.cli.values import (
 )
 from workflow.entrypoints.cli.work import actor, fail, now, run
 from workflow.queries import entries as entry_queries
+from workflow.services import corrections, extensions
 
 # The file is what the target stage is about; never, say, a contribution as the extract.
 ATTACHMENT_KIND_BY_STAGE = {
@@ -93,6 +94,12 @@ def print_entry(view: dict[str, Any], as_json: bool) -> None:
     typer.echo(f"Post {view['id']}: {view['unit']} ({view['organisation']}), {view['year']}")
     typer.echo(f"  Klass:     {AWARD_CLASSES[view['award_class']]}")
     typer.echo(f"  Steg:      {view['stage']} ({view['stage_label']}), version {view['version']}")
+    if view.get("case_number"):
+        typer.echo(f"  Dnr:       {view['case_number']}")
+    if view.get("contribution_until"):
+        typer.echo(f"  Förlängd tid för bidraget: till {view['contribution_until']}")
+    if view.get("extract_until"):
+        typer.echo(f"  Förlängd tid för protokollsutdraget: till {view['extract_until']}")
     allowed = ", ".join(view["allowed_transitions"]) or "inga (avslutad)"
     typer.echo(f"  Nästa steg: {allowed}")
     for fact, data in view["facts"].items():
@@ -227,3 +234,134 @@ def entry_history(
         source = e["from"] or "-"
         line = f"v{e['version']:<3} {e['at'][:19]}  {source:>15} → {e['to']:<15} {e['actor']}"
         typer.echo(line + (f"  «{e['note']}»" if e["note"] else ""))
+
+
+def entry_extend(
+    entry_id: Annotated[int, typer.Argument(help="Postens id.")],
+    note: Annotated[str, typer.Option(help="Varför posten får förlängd tid (i historiken).")],
+    contribution_until: Annotated[
+        str | None,
+        typer.Option("--contribution-until", help="Ny sista dag för bidraget (ÅÅÅÅ-MM-DD)."),
+    ] = None,
+    extract_until: Annotated[
+        str | None,
+        typer.Option("--extract-until", help="Ny sista dag för protokollsutdraget (ÅÅÅÅ-MM-DD)."),
+    ] = None,
+    version: Annotated[
+        int | None, typer.Option(help="Versionen du utgår från (frivilligt).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Ge en post förlängd tid för bidraget eller protokollsutdraget; påminnelserna planeras
+    om mot det nya datumet."""
+    if (contribution_until is None) == (extract_until is None):
+        fail(["Ange antingen --contribution-until eller --extract-until."], 2)
+    if contribution_until is not None:
+        kind, until = "contribution", parse_date(contribution_until, "--contribution-until")
+    else:
+        kind, until = "extract", parse_date(extract_until or "", "--extract-until")
+
+    def work(session: Session) -> dict[str, Any]:
+        extensions.extend_deadline(
+            session,
+            entry_id=entry_id,
+            deadline=kind,
+            until=until,
+            note=note,
+            version=version,
+            actor=actor(),
+            now=now(),
+        )
+        return entry_queries.entry_view(session, entry_id)
+
+    print_entry(run(work), as_json)
+
+
+def entry_case_number(
+    entry_id: Annotated[int, typer.Argument(help="Postens id.")],
+    case_number: Annotated[
+        str, typer.Argument(help='Diarienumret, t.ex. "SLK 2025/123"; "" tar bort det.')
+    ],
+    version: Annotated[
+        int | None, typer.Option(help="Versionen du utgår från (frivilligt).")
+    ] = None,
+    note: Annotated[str | None, typer.Option(help="Anteckning i historiken.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Ange postens diarienummer; det står sedan i ämnesraden på all e-post om posten."""
+
+    def work(session: Session) -> dict[str, Any]:
+        corrections.set_case_number(
+            session,
+            entry_id=entry_id,
+            case_number=case_number,
+            version=version,
+            note=note,
+            actor=actor(),
+            now=now(),
+        )
+        return entry_queries.entry_view(session, entry_id)
+
+    print_entry(run(work), as_json)
+
+
+def entry_correct(
+    entry_id: Annotated[int, typer.Argument(help="Postens id.")],
+    version: Annotated[int, typer.Option(help="Versionen du utgår från (se 'entry show').")],
+    note: Annotated[str, typer.Option(help="Varför uppgifterna rättas (i historiken).")],
+    award_class: Annotated[
+        str | None, typer.Option("--class", help="Rätt klass (före examinationen).")
+    ] = None,
+    data: Annotated[
+        list[str] | None,
+        typer.Option(help="Rättad uppgift, STEG.FÄLT=VÄRDE, t.ex. board_decision.meeting_date="),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Rätta registrerade uppgifter (klass, uppgifter i ett steg); historiken visar gammalt
+    och nytt värde, vem, när och varför."""
+    facts: dict[str, dict[str, str]] = {}
+    for key, value in parse_data(data or []).items():
+        stage, _, name = key.partition(".")
+        if not name:
+            fail([f"--data {key}=…: ange STEG.FÄLT, t.ex. board_decision.meeting_date."], 2)
+        facts.setdefault(stage, {})[name] = value
+
+    def work(session: Session) -> dict[str, Any]:
+        corrections.correct_entry(
+            session,
+            entry_id=entry_id,
+            version=version,
+            note=note,
+            actor=actor(),
+            now=now(),
+            award_class=award_class,
+            facts=facts,
+        )
+        return entry_queries.entry_view(session, entry_id)
+
+    print_entry(run(work), as_json)
+
+
+def board_report_case(
+    organisation_id: Annotated[int, typer.Argument(help="Organisationens id.")],
+    year: Annotated[int, typer.Argument(help="Omgångens år.")],
+    case_number: Annotated[
+        str, typer.Argument(help='Tjänsteutlåtandets diarienummer; "" tar bort det.')
+    ],
+) -> None:
+    """Ange diarienumret för organisationens tjänsteutlåtande om årets deltagande."""
+
+    def work(session: Session) -> str | None:
+        row = corrections.set_board_report_case(
+            session,
+            organisation_id=organisation_id,
+            year=year,
+            case_number=case_number,
+            actor=actor(),
+            now=now(),
+        )
+        return row.case_number if row is not None else None
+
+    filed = run(work)
+    typer.echo(f"Dnr {filed}" if filed else "Diarienumret är borttaget.")

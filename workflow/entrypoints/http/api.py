@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from workflow import auth, outbox, services
 from workflow.domain.access import Role
 from workflow.domain.errors import Forbidden, refusal
+from workflow.domain.rules import EARLIEST_YEAR, LATEST_YEAR
 from workflow.domain.stages import upload_stage
 from workflow.entrypoints.http import schemas
 from workflow.entrypoints.http.deps import (
@@ -32,6 +33,7 @@ from workflow.entrypoints.http.schemas import MAX_ID
 from workflow.models import Cycle, Organisation, Unit
 from workflow.queries import entries as entry_queries
 from workflow.queries import registry
+from workflow.services import corrections, extensions
 
 router = APIRouter(prefix="/api/v1", responses=documented(400, 401, 403, 404, 409, 413, 422))
 
@@ -203,6 +205,99 @@ def book_site_visit(entry_id: int, body: schemas.SiteVisitRequest, token: TokenD
         )
         changed = rows_of_change(session, entry)
     return JSONResponse(content=entry_queries.view_of(*changed))
+
+
+@router.post("/entries/{entry_id}/extensions", status_code=201, response_model=schemas.EntryPublic)
+def extend_deadline(entry_id: int, body: schemas.ExtensionRequest, token: TokenDep) -> JSONResponse:
+    """Give the entry more time for its contribution or its minutes extract (the award
+    office). Its pending reminders are planned again against the new date; a date not after
+    the cycle's own, or not before the winners' day, is refused with a reason."""
+    with authorised(token) as (session, actor):
+        entry = extensions.extend_deadline(
+            session,
+            entry_id=entry_id,
+            deadline=body.deadline,
+            until=body.until,
+            note=body.note,
+            version=body.version,
+            actor=actor.name,
+            now=now(),
+            acting=actor,
+        )
+        changed = rows_of_change(session, entry)
+    return JSONResponse(status_code=201, content=entry_queries.view_of(*changed))
+
+
+@router.patch("/entries/{entry_id}", response_model=schemas.EntryPublic)
+def correct_entry(entry_id: int, body: schemas.EntryCorrection, token: TokenDep) -> JSONResponse:
+    """Correct what was recorded about the entry (its class until it is examined, its case
+    number, data of a stage already recorded); `note` says why, `version` is compare-and-set
+    (409 when stale). The history keeps who, when, old → new and why."""
+    with authorised(token) as (session, actor):
+        entry = corrections.correct_entry(
+            session,
+            entry_id=entry_id,
+            version=body.version,
+            note=body.note,
+            actor=actor.name,
+            now=now(),
+            award_class=body.award_class,
+            case_number=body.case_number or None,
+            clear_case_number=body.case_number == "",
+            facts=body.facts,
+            acting=actor,
+        )
+        changed = rows_of_change(session, entry)
+    return JSONResponse(content=entry_queries.view_of(*changed))
+
+
+@router.put("/entries/{entry_id}/case-number", response_model=schemas.EntryPublic)
+def set_case_number(
+    entry_id: int, body: schemas.CaseNumberRequest, token: TokenDep
+) -> JSONResponse:
+    """File the entry under a diarienummer (admin, or the organisation's coordinator)."""
+    with authorised(token) as (session, actor):
+        entry = corrections.set_case_number(
+            session,
+            entry_id=entry_id,
+            case_number=body.case_number,
+            version=body.version,
+            note=body.note,
+            actor=actor.name,
+            now=now(),
+            acting=actor,
+        )
+        changed = rows_of_change(session, entry)
+    return JSONResponse(content=entry_queries.view_of(*changed))
+
+
+@router.put(
+    "/organisations/{organisation_id}/board-report-case/{year}",
+    response_model=schemas.BoardReportCasePublic,
+)
+def set_board_report_case(
+    organisation_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    year: Annotated[int, Path(ge=EARLIEST_YEAR, le=LATEST_YEAR)],
+    body: schemas.CaseNumberRequest,
+    token: TokenDep,
+) -> dict[str, Any]:
+    """The diarienummer of the organisation's board report (tjänsteutlåtande) for `year`;
+    the report's head then carries it. "" clears it."""
+    with authorised(token) as (session, actor):
+        row = corrections.set_board_report_case(
+            session,
+            organisation_id=organisation_id,
+            year=year,
+            case_number=body.case_number,
+            actor=actor.name,
+            now=now(),
+            acting=actor,
+        )
+        return {
+            "organisation_id": organisation_id,
+            "year": year,
+            "case_number": row.case_number if row is not None else None,
+        }
 
 
 @router.get("/entries/{entry_id}/history", response_model=list[schemas.HistoryEventPublic])

@@ -174,6 +174,51 @@ class EntryPublic(BaseModel):
     pending: dict[str, dict[str, str]]
     created_at: str
     updated_at: str
+    case_number: str | None = None
+    contribution_until: date | None = Field(
+        default=None, description="The entry's extended contribution deadline, if any."
+    )
+    extract_until: date | None = Field(
+        default=None, description="The entry's extended minutes-extract deadline, if any."
+    )
+
+
+class ExtensionRequest(Strict):
+    """Give one entry more time (förlängd tid) for its contribution or its minutes extract."""
+
+    deadline: str = Field(min_length=1, max_length=50, description='"contribution" or "extract".')
+    until: date = Field(description="The entry's new last day (YYYY-MM-DD).")
+    note: str = Field(max_length=10_000, description="Why (kept in the entry's history).")
+    version: int | None = Field(
+        default=None, ge=0, le=MAX_ID, description="The version you read (compare-and-set)."
+    )
+
+
+class EntryCorrection(Strict):
+    """Correct what was recorded about an entry; `note` says why, `version` is the one read."""
+
+    version: int = Field(ge=0, le=MAX_ID)
+    note: str = Field(max_length=10_000)
+    award_class: str | None = Field(default=None, min_length=1, max_length=50)
+    case_number: str | None = Field(
+        default=None, max_length=200, description='The diarienummer; "" clears it.'
+    )
+    facts: dict[
+        Annotated[str, Field(max_length=50)],
+        dict[Annotated[str, Field(max_length=100)], Annotated[str, Field(max_length=10_000)]],
+    ] = Field(default_factory=dict, max_length=10, description="Stage → fields to correct.")
+
+
+class CaseNumberRequest(Strict):
+    case_number: str = Field(max_length=200, description='The diarienummer; "" clears it.')
+    version: int | None = Field(default=None, ge=0, le=MAX_ID)
+    note: str | None = Field(default=None, max_length=10_000)
+
+
+class BoardReportCasePublic(BaseModel):
+    organisation_id: int
+    year: int
+    case_number: str | None
 
 
 DataValue = Annotated[str, Field(max_length=5000)] | int | float | bool | None

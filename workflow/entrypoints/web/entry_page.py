@@ -11,11 +11,28 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from workflow import auth, db, services
-from workflow.domain.access import may_book_site_visit, may_move
+from workflow.domain.access import (
+    EntryScope,
+    Role,
+    examiner_conflict,
+    may_book_site_visit,
+    may_move,
+)
+from workflow.domain.calendar import entry_deadline
+from workflow.domain.corrections import (
+    CLASS_FIXED_FROM,
+    MAX_CASE_NUMBER_LENGTH,
+    MAX_NOTE_LENGTH,
+    may_correct,
+    may_extend,
+    may_file,
+)
 from workflow.domain.errors import Reason, WorkflowError
+from workflow.domain.next_step import EntryDates, NextStep, next_step
+from workflow.domain.rules import AWARD_CLASSES
 from workflow.domain.stages import (
     STAGE_FIELDS,
     STAGE_LABELS_SV,
@@ -37,12 +54,15 @@ from workflow.entrypoints.web.words import (
     FIELD_LABELS,
     FIELD_REASON_MESSAGES,
     LONG_TEXT_FIELDS,
+    NOTICES,
 )
-from workflow.models import Organisation, Unit
+from workflow.models import Cycle, Entry, Organisation, Reminder, Unit, User
 from workflow.queries import documents, messages, registry
 from workflow.queries import entries as entry_queries
 
 OUTBOX_PAGE_SIZE = 200
+# Field-level reasons whose own message is the one to show beside the field.
+_OWN_MESSAGE = frozenset({"date_in_future", "text_too_long"})
 _QUOTED_NAME = re.compile(r"'([a-z_]+)'")
 
 
@@ -55,13 +75,34 @@ class FormProblem:
     values: Mapping[str, str]
 
 
+# What the page says after a saved change, at its top with the stage it is now in.
+ENTRY_NOTICES: Mapping[str, str] = {
+    **NOTICES,
+    "extended": "Posten har fått förlängd tid och påminnelserna är planerade om.",
+    "corrected": "Rättelsen är sparad och syns i tidslinjen.",
+    "case_number": "Diarienumret är sparat.",
+}
+
+
 def entry_context(
-    session: Session, user: WebUser, entry_id: int, problem: FormProblem | None = None
+    session: Session,
+    user: WebUser,
+    entry_id: int,
+    problem: FormProblem | None = None,
+    saved: str | None = None,
 ) -> dict[str, Any]:
-    """Everything the entry page shows; raises NotFound for an entry the user may not see."""
+    """Everything the entry page shows; raises NotFound for an entry the user may not see.
+    `saved` names the change just saved (the `ok` of the address), confirmed at the top."""
     entry = visible_entry(session, user.actor, entry_id)
     unit = session.get_one(Unit, entry.unit_id)
     scope = auth.entry_scope(session, entry)
+    cycle = session.get_one(Cycle, entry.cycle_id)
+    organisation = session.get_one(Organisation, unit.organisation_id)
+    dates = EntryDates(
+        contribution=entry_deadline(cycle.contribution_deadline, entry.contribution_until),
+        extract=entry_deadline(cycle.extract_deadline, entry.extract_until),
+        winners=cycle.winners_date,
+    )
     state = EntryState(
         stage=Stage(entry.stage),
         privately_run=unit.privately_run,
@@ -80,11 +121,14 @@ def entry_context(
         for kind in offered_uploads(state)
         if may_move(user.actor, scope, upload_stage(kind)) is None
     ]
+    _fill_from_booking(forms, entry)
     site_visit = state.stage == Stage.SUBMITTED and may_book_site_visit(user.actor, scope) is None
+    year_forms = _year_forms(user, entry, unit.privately_run, cycle, scope, dates, problem)
     shown = (
         {f["id"] for f in forms}
         | ({"site-visit"} if site_visit else set())
         | ({"examiner"} if user.is_admin else set())
+        | {name for name, form in year_forms.items() if form}
     )
     page_problem, problem_anchor = _placed(problem, shown, has_uploads=bool(uploads))
     message_ids = messages.message_ids(session, {entry_id}, status=None, limit=OUTBOX_PAGE_SIZE)
@@ -102,8 +146,188 @@ def entry_context(
         "messages": messages.messages_with_units(session, message_ids),
         "max_upload_mb": services.MAX_UPLOAD_BYTES // (1024 * 1024),
         "missing_addresses": _missing_addresses(session, unit, state.stage),
-        **_examiners(session, user, entry_id, problem),
+        **_examiners(session, user, entry_id, scope, problem),
+        "next_step": _next_step(entry, unit, organisation, dates),
+        "dates": dates,
+        "cycle_dates": {
+            "contribution": cycle.contribution_deadline,
+            "extract": cycle.extract_deadline,
+        },
+        "case_number": entry.case_number,
+        "confirmation": ENTRY_NOTICES.get(saved or "") if problem is None else None,
+        "notice": None,  # the page confirms at its own top, with the stage (`confirmation`)
+        "max_note": MAX_NOTE_LENGTH,
+        "correction_label": correction_label,
+        "reminders": _pending_reminders(session, entry_id)
+        if user.actor.role in _SEE_REMINDERS
+        else [],
+        "max_case_number": MAX_CASE_NUMBER_LENGTH,
+        **{name.replace("-", "_") + "_form": form for name, form in year_forms.items()},
     }
+
+
+# Who sees the entry's planned reminders: those who plan and chase the deadlines.
+_SEE_REMINDERS = frozenset({Role.ADMIN, Role.COORDINATOR})
+_REMINDER_WORDS = {"reminder": "Påminnelse", "overdue": "Försenad", "escalation": "Eskalering"}
+_RECIPIENT_WORDS = {"unit_contact": "enheten", "coordinator": "samordnaren"}
+
+
+def _pending_reminders(session: Session, entry_id: int) -> list[dict[str, Any]]:
+    """The entry's reminders still to be sent, planned against its own dates."""
+    rows = session.exec(
+        select(Reminder)
+        .where(Reminder.entry_id == entry_id, Reminder.status == "pending")
+        .order_by(col(Reminder.due_at))
+    ).all()
+    return [
+        {
+            "due_at": row.due_at,
+            "what": _REMINDER_WORDS.get(row.kind, row.kind),
+            "about": "bidraget" if row.deadline_kind == "contribution" else "protokollsutdraget",
+            "deadline": row.deadline,
+            "to": _RECIPIENT_WORDS.get(row.recipient_role, row.recipient_role),
+        }
+        for row in rows
+    ]
+
+
+def correction_label(name: str) -> str:
+    """A corrected field as the timeline names it: "Nämndbeslut: sammanträdesdatum"."""
+    if name == "case_number":
+        return "Diarienummer"
+    stage_value, _, field = name.partition(".")
+    if not field:
+        return FIELD_LABELS.get(name, name)
+    try:
+        stage = STAGE_LABELS_SV[Stage(stage_value)]
+    except ValueError:
+        stage = stage_value
+    return f"{stage}: {FIELD_LABELS.get(field, field).lower()}"
+
+
+def _next_step(
+    entry: Entry, unit: Unit, organisation: Organisation, dates: EntryDates
+) -> NextStep | None:
+    return next_step(
+        Stage(entry.stage),
+        privately_run=unit.privately_run,
+        company=organisation.kind == "bolag",
+        facts=entry.facts,
+        pending=entry.pending,
+        dates=dates,
+    )
+
+
+def _fill_from_booking(forms: list[dict[str, Any]], entry: Entry) -> None:
+    """The examination form starts from the booked site visit's day."""
+    booked = entry.facts.get("site_visit", {}).get("site_visit_on")
+    for form in forms:
+        if form["target"] != Stage.EXAMINED or not booked:
+            continue
+        for field in form["fields"]:
+            if field["name"] == "site_visit_on" and not field["value"]:
+                field["value"] = booked
+                field["hint"] = "Dagen för det bokade platsbesöket."
+
+
+def _year_forms(
+    user: WebUser,
+    entry: Entry,
+    privately_run: bool,
+    cycle: Cycle,
+    scope: EntryScope,
+    dates: EntryDates,
+    problem: FormProblem | None,
+) -> dict[str, dict[str, Any] | None]:
+    """The forms for changes after the fact, each only for whoever may use it: more time
+    (the award office), the case number, and corrections of what was recorded."""
+    stage = Stage(entry.stage)
+    open_entry = stage not in TERMINAL_STAGES
+    kinds = []
+    if open_entry and may_extend(user.actor) is None:
+        has_contribution = Stage.SUBMITTED in entry.facts or Stage.SUBMITTED in entry.pending
+        if not has_contribution:
+            kinds.append(("contribution", "Skriftligt bidrag", dates.contribution))
+        if not privately_run and Stage.EXTRACT_SENT not in entry.facts:
+            kinds.append(("extract", "Protokollsutdrag", dates.extract))
+    return {
+        "extension": _with_problem(
+            {"kinds": kinds, "winners": cycle.winners_date}, problem, "extension"
+        )
+        if kinds
+        else None,
+        "case-number": _with_problem({}, problem, "case-number")
+        if may_file(user.actor, scope) is None
+        else None,
+        "correction": _correction_form(user, entry, cycle, scope, problem),
+    }
+
+
+def _with_problem(
+    form: dict[str, Any], problem: FormProblem | None, form_id: str
+) -> dict[str, Any]:
+    mine = problem if problem is not None and problem.form == form_id else None
+    return {
+        **form,
+        "id": form_id,
+        "errors": [r.message for r in mine.reasons] if mine else [],
+        "values": dict(mine.values) if mine else {},
+        "open": mine is not None,
+    }
+
+
+def _correction_form(
+    user: WebUser, entry: Entry, cycle: Cycle, scope: EntryScope, problem: FormProblem | None
+) -> dict[str, Any] | None:
+    """ "Rätta uppgifter": the class (until examined) and the data of each recorded stage the
+    user may record, filled in with what is recorded now."""
+    stage = Stage(entry.stage)
+    fields: list[dict[str, Any]] = []
+    mine = problem if problem is not None and problem.form == "correction" else None
+    typed = mine.values if mine else {}
+    if stage not in CLASS_FIXED_FROM and may_correct(user.actor, scope, None) is None:
+        fields.append(
+            {
+                "name": "award_class",
+                "id": "correction-award_class",
+                "label": "Klass",
+                "kind": "choice",
+                "choices": [
+                    (code, AWARD_CLASSES[code].capitalize())
+                    for code in cycle.classes
+                    if code in AWARD_CLASSES
+                ],
+                "value": typed.get("award_class", entry.award_class),
+            }
+        )
+    for name in ("facts", "pending"):
+        held: dict[str, dict[str, str]] = getattr(entry, name)
+        for stage_value, data in held.items():
+            try:
+                recorded = Stage(stage_value)
+            except ValueError:
+                continue  # a fact that is not a stage (the booked site visit)
+            if not STAGE_FIELDS[recorded] or may_correct(user.actor, scope, recorded) is not None:
+                continue
+            for field, spec in STAGE_FIELDS[recorded].items():
+                key = f"fact_{stage_value}__{field}"
+                fields.append(
+                    {
+                        "name": key,
+                        "id": f"correction-{stage_value}-{field}",
+                        "label": f"{STAGE_LABELS_SV[recorded]}: "
+                        f"{FIELD_LABELS.get(field, field).lower()}",
+                        "kind": "textarea" if field in LONG_TEXT_FIELDS else spec.kind,
+                        "choices": [
+                            (code, label[:1].upper() + label[1:])
+                            for code, label in (spec.choices or {}).items()
+                        ],
+                        "value": typed.get(key, data.get(field, "")),
+                    }
+                )
+    if not fields:
+        return None
+    return _with_problem({"fields": fields}, problem, "correction")
 
 
 def _add_hints(forms: list[dict[str, Any]], state: EntryState, *, has_extract: bool) -> None:
@@ -135,16 +359,36 @@ def _placed(
 
 
 def _examiners(
-    session: Session, user: WebUser, entry_id: int, problem: FormProblem | None
+    session: Session,
+    user: WebUser,
+    entry_id: int,
+    scope: EntryScope,
+    problem: FormProblem | None,
 ) -> dict[str, Any]:
-    """Who examines the entry, and for an admin the examiners that can still be assigned."""
+    """Who examines the entry, and for an admin the examiners that can still be assigned:
+    only those the jäv rule allows; the others are named with the reason they are missing."""
     assigned_ids = registry.assigned_examiner_ids(session, entry_id)
     examiners = registry.examiners(session)
+    assignable: list[dict[str, Any]] = []
+    left_out: list[dict[str, Any]] = []
+    if user.is_admin:
+        organisations = dict(
+            session.exec(
+                select(User.id, User.organisation_id).where(col(User.role) == Role.EXAMINER.value)
+            ).all()
+        )
+        for examiner in examiners:
+            if examiner["id"] in assigned_ids:
+                continue
+            conflict = examiner_conflict(organisations.get(examiner["id"]), scope)
+            if conflict is None:
+                assignable.append(examiner)
+            else:
+                left_out.append({**examiner, "reason": conflict.message})
     return {
         "examiners": [e for e in examiners if e["id"] in assigned_ids],
-        "assignable": (
-            [e for e in examiners if e["id"] not in assigned_ids] if user.is_admin else []
-        ),
+        "assignable": assignable,
+        "left_out": left_out,
         "examiner_problem": _problem_for(problem, "examiner"),
     }
 
@@ -226,9 +470,9 @@ def _transition_form(target: Stage, problem: FormProblem | None) -> dict[str, An
 def _field_of(reason: Reason, names: set[str]) -> str | None:
     """The form field a domain reason is about: by its stable code, and the field name the
     message quotes (the last one that is a field of this form)."""
-    if reason.code == "missing_note":
+    if reason.code in ("missing_note", "note_too_long"):
         return "note"
-    if reason.code not in FIELD_REASON_MESSAGES:
+    if reason.code not in FIELD_REASON_MESSAGES and reason.code not in _OWN_MESSAGE:
         return None
     quoted = [name for name in _QUOTED_NAME.findall(reason.message) if name in names]
     return quoted[-1] if quoted else None

@@ -13,6 +13,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from workflow import db, services
+from workflow.domain.corrections import MAX_NOTE_LENGTH, note_reasons
 from workflow.domain.errors import (
     Conflict,
     Forbidden,
@@ -21,6 +22,7 @@ from workflow.domain.errors import (
     Reason,
     StaleVersion,
     TransitionRefused,
+    WorkflowError,
     refusal,
 )
 from workflow.domain.rules import parse_date
@@ -37,7 +39,7 @@ from workflow.entrypoints.web.entry_page import (
     stale_page,
     typed_values,
 )
-from workflow.entrypoints.web.pages import Id, error_page, render
+from workflow.entrypoints.web.pages import Id, WebUser, error_page, render
 from workflow.entrypoints.web.session import (
     FormDep,
     authorised_user,
@@ -46,6 +48,7 @@ from workflow.entrypoints.web.session import (
     current_user,
     form_text,
 )
+from workflow.services import corrections, extensions
 
 # A multipart body carries a little more than the file; beyond this it cannot be a valid one.
 UPLOAD_ENVELOPE_BYTES = 256 * 1024
@@ -59,15 +62,16 @@ def transition(request: Request, entry_id: Id, form: FormDep) -> Response:
     values = typed_values(form)
     target_value = form_text(form, "to", 50)
     form_id = f"transition-{target_value}"
-    note = form_text(form, "note") or None
+    note = _whole_text(form, "note") or None
     data = {
-        key.removeprefix("data_"): clean_text(value)[:10_000]
+        key.removeprefix("data_"): clean_text(value)
         for key, value in values.items()
         if key.startswith("data_")
     }
     user = authorised_user(request, form)
     try:
         with db.transaction() as session:
+            _refuse_long_texts(note, data)
             services.advance_entry(
                 session,
                 entry_id=entry_id,
@@ -87,7 +91,35 @@ def transition(request: Request, entry_id: Id, form: FormDep) -> Response:
         )
     except (InvalidInput, TransitionRefused) as error:
         return entry_problem_page(request, user, entry_id, error, form_id, values)
-    return RedirectResponse(f"/entries/{entry_id}?ok=moved#tidslinje", status_code=303)
+    return _saved(entry_id, "moved")
+
+
+def _saved(entry_id: int, what: str) -> RedirectResponse:
+    """Back to the entry, with the confirmation and the stage it is now in at the top (the
+    page's `#bekraftelse`), not scrolled away to the timeline."""
+    return RedirectResponse(f"/entries/{entry_id}?ok={what}#bekraftelse", status_code=303)
+
+
+def _whole_text(form: FormData, name: str) -> str:
+    """A free text as typed (without control characters), never cut: one over the limit is
+    refused with its length (see `_refuse_long_texts`)."""
+    value = form.get(name)
+    return clean_text(value) if isinstance(value, str) else ""
+
+
+def _refuse_long_texts(note: str | None, data: dict[str, str] | None = None) -> None:
+    reasons = list(note_reasons(note, required=False))
+    for name, value in (data or {}).items():
+        if len(value) > MAX_NOTE_LENGTH:
+            reasons.append(
+                Reason(
+                    "text_too_long",
+                    f"Texten i fältet '{name}' är {len(value)} tecken lång; högst "
+                    f"{MAX_NOTE_LENGTH} tecken får plats. Korta den och skicka igen.",
+                )
+            )
+    if reasons:
+        raise InvalidInput(reasons)
 
 
 def _version(form: FormData) -> int:
@@ -123,6 +155,8 @@ def book_site_visit(request: Request, entry_id: Id, form: FormDep) -> Response:
                 raise refusal(
                     InvalidInput, "invalid_date", "Ange platsbesökets datum som ÅÅÅÅ-MM-DD."
                 )
+            note = _whole_text(form, "note") or None
+            _refuse_long_texts(note)
             services.schedule_site_visit(
                 session,
                 entry_id=entry_id,
@@ -130,7 +164,7 @@ def book_site_visit(request: Request, entry_id: Id, form: FormDep) -> Response:
                 on=day,
                 actor=user.actor.name,
                 now=now(),
-                note=form_text(form, "note") or None,
+                note=note,
                 starts_at=_clock_time(form, "starts_at", "Tiden då besöket börjar"),
                 ends_at=_clock_time(form, "ends_at", "Tiden då besöket slutar"),
                 acting=user.actor,
@@ -143,7 +177,7 @@ def book_site_visit(request: Request, entry_id: Id, form: FormDep) -> Response:
         )
     except (InvalidInput, TransitionRefused) as error:
         return entry_problem_page(request, user, entry_id, error, "site-visit", values)
-    return RedirectResponse(f"/entries/{entry_id}?ok=site_visit", status_code=303)
+    return _saved(entry_id, "site_visit")
 
 
 @router.post("/entries/{entry_id}/examiners", response_class=HTMLResponse)
@@ -237,3 +271,99 @@ def _store_upload(request: Request, entry_id: int, form: FormData) -> Response:
     except (InvalidInput, PayloadTooLarge) as error:
         return entry_problem_page(request, user, entry_id, error, f"upload-{kind}", values)
     return RedirectResponse(f"/entries/{entry_id}?ok=uploaded#dokument", status_code=303)
+
+
+def _refused(
+    request: Request,
+    user: WebUser,
+    entry_id: int,
+    error: WorkflowError,
+    form_id: str,
+    values: dict[str, str],
+) -> Response:
+    """A refusal as a page: 403 on its own page, a stale version with the form kept, the
+    rest beside the form that caused it."""
+    if isinstance(error, Forbidden):
+        return error_page(
+            request, 403, error.reasons, user=user, back=(f"/entries/{entry_id}", "Till posten")
+        )
+    if isinstance(error, StaleVersion):
+        return stale_page(request, user, entry_id, form_id, values)
+    return entry_problem_page(request, user, entry_id, error, form_id, values)
+
+
+@router.post("/entries/{entry_id}/extensions", response_class=HTMLResponse)
+def extend_deadline(request: Request, entry_id: Id, form: FormDep) -> Response:
+    """Give the entry more time (the award office): deadline, until, note, version."""
+    values = typed_values(form)
+    user = authorised_user(request, form)
+    try:
+        with db.transaction() as session:
+            until = parse_date(form_text(form, "until", 40))
+            if until is None:
+                raise refusal(InvalidInput, "invalid_date", "Ange det nya datumet som ÅÅÅÅ-MM-DD.")
+            extensions.extend_deadline(
+                session,
+                entry_id=entry_id,
+                deadline=form_text(form, "deadline", 50),
+                until=until,
+                note=_whole_text(form, "note"),
+                version=_version(form),
+                actor=user.actor.name,
+                now=now(),
+                acting=user.actor,
+            )
+    except (Forbidden, StaleVersion, InvalidInput, TransitionRefused) as error:
+        return _refused(request, user, entry_id, error, "extension", values)
+    return _saved(entry_id, "extended")
+
+
+@router.post("/entries/{entry_id}/case-number", response_class=HTMLResponse)
+def set_case_number(request: Request, entry_id: Id, form: FormDep) -> Response:
+    """The entry's diarienummer (the award office or the organisation's coordinator)."""
+    values = typed_values(form)
+    user = authorised_user(request, form)
+    try:
+        with db.transaction() as session:
+            corrections.set_case_number(
+                session,
+                entry_id=entry_id,
+                case_number=_whole_text(form, "case_number"),
+                version=_version(form),
+                actor=user.actor.name,
+                now=now(),
+                acting=user.actor,
+            )
+    except (Forbidden, StaleVersion, InvalidInput) as error:
+        return _refused(request, user, entry_id, error, "case-number", values)
+    return _saved(entry_id, "case_number")
+
+
+@router.post("/entries/{entry_id}/corrections", response_class=HTMLResponse)
+def correct_entry(request: Request, entry_id: Id, form: FormDep) -> Response:
+    """ "Rätta uppgifter": the class and the recorded data (fact_<stage>__<field>), with why."""
+    values = typed_values(form)
+    user = authorised_user(request, form)
+    facts: dict[str, dict[str, str]] = {}
+    for key, value in values.items():
+        stage, _, field = key.removeprefix("fact_").partition("__")
+        if key.startswith("fact_") and field:
+            facts.setdefault(stage, {})[field] = clean_text(value)
+    try:
+        with db.transaction() as session:
+            note = _whole_text(form, "note")
+            _refuse_long_texts(None, {k: v for d in facts.values() for k, v in d.items()})
+            corrections.correct_entry(
+                session,
+                entry_id=entry_id,
+                version=_version(form),
+                note=note,
+                actor=user.actor.name,
+                now=now(),
+                award_class=form_text(form, "award_class", 50) or None,
+                facts=facts,
+                acting=user.actor,
+            )
+    except (Forbidden, StaleVersion, InvalidInput, TransitionRefused) as error:
+        return _refused(request, user, entry_id, error, "correction", values)
+    return _saved(entry_id, "corrected")

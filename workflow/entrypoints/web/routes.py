@@ -194,7 +194,7 @@ def entries_page(
 def entry_page(request: Request, entry_id: Id) -> Response:
     with db.transaction() as session:
         user = current_user(session, request)
-        context = entry_context(session, user, entry_id)
+        context = entry_context(session, user, entry_id, saved=request.query_params.get("ok"))
     return render(request, "entry.html", context, user=user)
 
 
