@@ -215,6 +215,42 @@ def test_the_award_office_sets_up_its_year_in_the_browser(
     page.get_by_role("button", name="Anmäl enheten").click()
     expect(page).to_have_url(re.compile(r"/entries/\d+"))
     expect(page.get_by_role("heading", level=1)).to_contain_text("Förskolan Ekorren")
+    entry_url = page.url.split("?")[0].split("#")[0]
+    log_out(page)
+
+    # The admin gives the entry two more weeks for its contribution; the reminders follow.
+    log_in(page, server, *ADMIN)
+    page.goto(entry_url)
+    expect(page.locator("#paminnelser")).to_contain_text("17 maj 2027")
+    form = page.get_by_role("region", name="Ge förlängd tid")
+    form.get_by_label("Tidsfrist").select_option("contribution")
+    form.get_by_label("Ny sista dag").fill("2027-05-31")
+    form.get_by_label("Skäl till förlängningen").fill("Enheten bytte chef i april.")
+    form.get_by_role("button", name="Ge förlängd tid").click()
+    expect(page.locator("#bekraftelse")).to_be_in_viewport()
+    expect(page.locator("#nasta-steg")).to_contain_text("senast den 31 maj 2027")
+    reminders = page.locator("#paminnelser")
+    expect(reminders).to_contain_text("sista dag 31 maj 2027")
+    expect(reminders).not_to_contain_text("sista dag 17 maj 2027")
+    expect(page.locator("#tidslinje")).to_contain_text("Enheten bytte chef i april.")
+    clean(page, axe_source)
+
+    # … and starts next year from this one: the dates move off weekends, the unit is offered.
+    page.goto(f"{server.url}/admin/cycles/2027/copy")
+    clean(page, axe_source)
+    expect(page.get_by_label("Den nya omgångens år")).to_have_value("2028")
+    page.get_by_role("button", name="Skapa omgången").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Omgång 2028 är skapad")
+    moved = page.get_by_role("region", name="Flyttade datum")
+    expect(moved).to_contain_text("Vinnarna utses: 26 november 2027 blir 24 november 2028")
+    expect(moved).to_contain_text("26 november 2028 är en söndag")
+    expect(moved).not_to_contain_text("17 maj")  # a Wednesday in 2028: kept as it is
+    offered = page.get_by_role("region", name="Enheter som kan anmälas igen")
+    expect(offered.get_by_role("link", name="Anmäl Förskolan Ekorren till 2028")).to_be_visible()
+    clean(page, axe_source)
+    with transaction(engine) as session:
+        entries = session.exec(select(Entry)).all()
+    assert len(entries) == 1  # offered, not registered by itself
 
 
 def test_a_deactivated_user_cannot_log_in_and_pages_tell_no_shell_commands(
