@@ -15,6 +15,7 @@ from workflow.db import transaction
 from workflow.domain.access import Actor, Role
 from workflow.models import Cycle
 from workflow.queries import entries as queries
+from workflow.services.extensions import extend_deadline
 
 BEFORE_DEADLINES = date(2024, 5, 1)
 AFTER_CONTRIBUTION_DEADLINE = date(2024, 6, 1)  # 17 May has passed, 28 June has not
@@ -110,3 +111,19 @@ def test_a_coordinator_counts_only_their_organisation(engine: Engine) -> None:
     figures = overview(engine, BEFORE_DEADLINES, coordinator)
     assert (figures.total, figures.counts) == (1, {("notified", "socialtjanst"): 1})
     assert overview(engine, BEFORE_DEADLINES).total == 7
+
+
+def test_an_entry_given_more_time_is_late_only_after_its_own_date(engine: Engine) -> None:
+    """The dashboard counts an extended entry as overdue once its own date has passed, not
+    the cycle's."""
+    ids = seed_a_cycle(engine)
+    with transaction(engine) as session:
+        extend_deadline(
+            session, entry_id=ids["nothing"], deadline="contribution", until=date(2024, 6, 14),
+            note="Chefen sjukskriven", actor="kansliet", now=NOW,
+        )  # fmt: skip
+    late = overview(engine, AFTER_CONTRIBUTION_DEADLINE)
+    assert late.overdue_count == 2
+    assert ids["nothing"] not in [row["entry"]["id"] for row in late.overdue]
+    later = overview(engine, date(2024, 6, 15))
+    assert ids["nothing"] in [row["entry"]["id"] for row in later.overdue]

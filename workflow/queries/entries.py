@@ -263,13 +263,24 @@ def _missed_deadlines(
     no_contribution: ColumnElement[bool],
     no_extract: ColumnElement[bool],
 ) -> list[_Missed]:
-    """(deadline, what, condition) for each deadline that has passed, earliest first."""
+    """(deadline, what, condition) for each deadline that has passed, earliest first. An
+    entry given more time is late only once its own date has passed too."""
     return sorted(
         (
-            (deadline, what, lacking)
-            for deadline, what, lacking in (
-                (cycle.contribution_deadline, "Skriftligt bidrag saknas", no_contribution),
-                (cycle.extract_deadline, "Protokollsutdrag saknas", no_extract),
+            (deadline, what, and_(lacking, or_(col(own).is_(None), col(own) < today)))
+            for deadline, what, lacking, own in (
+                (
+                    cycle.contribution_deadline,
+                    "Skriftligt bidrag saknas",
+                    no_contribution,
+                    Entry.contribution_until,
+                ),
+                (
+                    cycle.extract_deadline,
+                    "Protokollsutdrag saknas",
+                    no_extract,
+                    Entry.extract_until,
+                ),
             )
             if today > deadline
         ),
