@@ -272,3 +272,39 @@ def test_registration_refuses_an_unbalanced_budget_when_the_cycle_says_so(regist
         ok(register.admin.patch(f"{API}/cycles/2027", json={"budget_rule": "to_win"}))
     ok(register.admin.post(f"{API}/entries", json={
         "unit_id": unit, "year": 2027, "award_class": "socialtjanst"}), 201)  # fmt: skip
+
+
+def test_what_the_api_creates_is_audited_and_carries_the_new_settings(sqlite_server: Any) -> None:
+    """A cycle with its budget rule and an organisation with its escalation contact, created
+    over the API, read back as sent, each with its 'created' event in the audit trail."""
+    admin = sqlite_server.client(sqlite_server.user("kansliet", "admin"))
+    cycle = admin.post(
+        "/api/v1/cycles",
+        json={"year": 2032, "contribution_deadline": "2032-05-17",
+              "extract_deadline": "2032-06-28", "winners_date": "2032-11-19",
+              "budget_rule": "to_take_part"},
+    )  # fmt: skip
+    assert cycle.status_code == 201, cycle.text
+    assert cycle.json()["budget_rule"] == "to_take_part"
+    bad = admin.post(
+        "/api/v1/cycles",
+        json={"year": 2033, "contribution_deadline": "2033-05-17",
+              "extract_deadline": "2033-06-28", "winners_date": "2033-11-19",
+              "budget_rule": "ibland"},
+    )  # fmt: skip
+    assert bad.status_code == 422
+    organisation = admin.post(
+        "/api/v1/organisations",
+        json={"name": "Farsta stadsdelsförvaltning", "board": "Farsta stadsdelsnämnd",
+              "kind": "forvaltning", "escalation_email": "registrator@farsta.stockholm.se"},
+    )  # fmt: skip
+    assert organisation.status_code == 201, organisation.text
+    assert organisation.json()["escalation_email"] == "registrator@farsta.stockholm.se"
+    engine = make_engine(sqlite_server.env["DATABASE_URL"])
+    try:
+        with transaction(engine) as session:
+            events = session.exec(select(AuditEvent).where(AuditEvent.action == "created")).all()
+            created = {(e.subject, e.actor) for e in events}
+    finally:
+        engine.dispose()
+    assert {("cycle", "kansliet"), ("organisation", "kansliet")} <= created

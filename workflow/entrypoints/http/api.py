@@ -34,6 +34,7 @@ from workflow.models import Cycle, Organisation, Unit
 from workflow.queries import entries as entry_queries
 from workflow.queries import registry
 from workflow.services import corrections, extensions
+from workflow.services.registry import Created
 
 router = APIRouter(prefix="/api/v1", responses=documented(400, 401, 403, 404, 409, 413, 422))
 
@@ -54,6 +55,8 @@ def create_cycle(body: schemas.CycleCreate, token: TokenDep) -> Cycle:
             classes=body.classes,
             ceremony_starts_at=body.ceremony_starts_at,
             ceremony_ends_at=body.ceremony_ends_at,
+            budget_rule=body.budget_rule,
+            created=Created(actor.name, now()),
             **extra,
         )
 
@@ -74,6 +77,8 @@ def create_organisation(body: schemas.OrganisationCreate, token: TokenDep) -> Or
             kind=body.kind,
             board=body.board,
             coordinator_email=body.coordinator_email,
+            escalation_email=body.escalation_email,
+            created=Created(actor.name, now()),
         )
 
 
@@ -99,6 +104,7 @@ def create_unit(body: schemas.UnitCreate, token: TokenDep) -> Unit:
                 **body.model_dump(exclude={"earlier_participation_years"}),
                 earlier_participation_years=tuple(body.earlier_participation_years),
             ),
+            created=Created(actor.name, now()),
         )
 
 

@@ -103,6 +103,10 @@ class CycleCreate(Strict):
     ceremony_ends_at: LocalTime | None = Field(
         default=None, description="Stockholm time, after ceremony_starts_at (default 17:00)."
     )
+    budget_rule: Literal["to_win", "to_take_part"] = Field(
+        default="to_win",
+        description="Whether a budget in balance is a condition of winning or of taking part.",
+    )
 
 
 class CyclePublic(BaseModel):
@@ -115,6 +119,7 @@ class CyclePublic(BaseModel):
     classes: list[str]
     ceremony_starts_at: LocalTime | None = None
     ceremony_ends_at: LocalTime | None = None
+    budget_rule: str = "to_win"
 
 
 class OrganisationCreate(Strict):
@@ -122,6 +127,7 @@ class OrganisationCreate(Strict):
     board: str = Field(min_length=1, max_length=200)
     kind: Literal["forvaltning", "bolag"]
     coordinator_email: Email | None = None
+    escalation_email: Email | None = None
 
 
 class OrganisationPublic(BaseModel):
@@ -130,6 +136,7 @@ class OrganisationPublic(BaseModel):
     board: str
     kind: str
     coordinator_email: str | None
+    escalation_email: str | None = None
 
 
 class UnitCreate(Strict):
