@@ -516,6 +516,10 @@ def _booking(on: date, starts_at: time | None, ends_at: time | None) -> dict[str
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 DOCUMENT_KINDS = {"extract": "protokollsutdrag", "contribution": "bidrag"}
+EXTRACT_NOT_PDF = Reason(
+    "not_pdf",
+    "Protokollsutdraget måste vara en PDF-fil. Spara utdraget som PDF och ladda upp det igen.",
+)
 
 
 def attach_document(
@@ -541,10 +545,11 @@ def attach_document(
     if not data:
         reasons.append(Reason("empty_file", "Filen är tom."))
     is_pdf = uploads.looks_like_pdf(filename, data)
-    if kind == "extract" and not is_pdf:
-        reasons.append(Reason("not_pdf", "Protokollsutdraget måste vara en PDF-fil."))
-    elif is_pdf and data and len(data) <= MAX_UPLOAD_BYTES:
-        reasons.extend(uploads.pdf_reasons(data))
+    pdf_problems = uploads.pdf_reasons(data) if is_pdf and 0 < len(data) <= MAX_UPLOAD_BYTES else ()
+    if kind == "extract" and (not is_pdf or uploads.NOT_PDF in pdf_problems):
+        reasons.append(EXTRACT_NOT_PDF)
+        pdf_problems = tuple(r for r in pdf_problems if r != uploads.NOT_PDF)
+    reasons.extend(pdf_problems)
     over_quota = uploads.quota_reason(
         _stored_bytes(session, entry_id), len(data), get_settings().upload_quota_bytes_per_entry
     )
