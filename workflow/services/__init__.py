@@ -1,7 +1,8 @@
 """Use cases, where the pure core meets storage. Each runs inside the caller's one transaction
 (`workflow.db.transaction`): check, apply with compare-and-set, append history, write outbox rows.
 
-entries.py: the entry commands; registry.py: cycles, organisations, units, users, examiners;
+entries.py: the entry commands; documents.py: files kept with an entry; registry.py: cycles,
+organisations, units, users, examiners;
 operations.py: outbox retries, webhooks, feed tokens. Every use case is re-exported here, so
 `services.advance_entry(...)` reads the same from every entrypoint.
 """
@@ -10,11 +11,9 @@ from __future__ import annotations
 
 from workflow.domain.stages import parse_stage
 from workflow.models import UnitCreate
+from workflow.services.documents import DOCUMENT_KINDS, MAX_UPLOAD_BYTES, attach_document
 from workflow.services.entries import (
-    DOCUMENT_KINDS,
-    MAX_UPLOAD_BYTES,
     advance_entry,
-    attach_document,
     check_move,
     create_entry,
     keep_for_transaction,
