@@ -56,18 +56,22 @@ def parse_units_csv(
     return specs
 
 
+def _delimiter(text: str) -> str:
+    """The header's delimiter (Excel writes ";" in a Swedish locale). Only the delimiter is
+    sniffed: the rest is Excel's standard dialect, whose quoting doubles a quote inside a
+    quoted field — a sniffer reading one header line cannot see that."""
+    try:
+        return csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t").delimiter
+    except csv.Error:
+        return ","
+
+
 def read_units_csv(
     text: str, *, organisation_ids_by_name: Mapping[str, int]
 ) -> tuple[list[tuple[int, UnitCreate]], list[Reason]]:
     """The rows that could be read and the reasons, by row, of those that could not (a preview
     shows both). A header that cannot be used raises InvalidInput: no row can be read then."""
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
-            text.split("\n", 1)[0], delimiters=",;\t"
-        )
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    reader = csv.DictReader(io.StringIO(text), dialect=csv.excel, delimiter=_delimiter(text))
     _check_columns([c.strip() for c in reader.fieldnames or []])
     specs: list[tuple[int, UnitCreate]] = []
     reasons: list[Reason] = []

@@ -7,7 +7,7 @@ age is `workflow.outbox.queue_health`, the one place that figure is defined.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -17,9 +17,14 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from workflow.db import transaction
+from workflow.domain.stages import Stage
 from workflow.domain.throttle import WINDOW
 from workflow.models import Entry, HistoryEvent, LoginAttempt, OutboxMessage, Reminder
+from workflow.outbox import STATUSES as OUTBOX_STATUSES
 from workflow.outbox import queue_health
+
+REMINDER_STATUSES = ("pending", "queued")
+STAGE_NAMES = tuple(stage.value for stage in Stage)
 
 
 @dataclass(frozen=True)
@@ -36,11 +41,17 @@ class Snapshot:
 
 
 def snapshot(session: Session, *, now: datetime) -> Snapshot:
-    def grouped(column: object, model: type, where: object | None = None) -> dict[str, int]:
+    def grouped(
+        column: object, model: type, every: Iterable[str], where: object | None = None
+    ) -> dict[str, int]:
+        """Counts by value; every known value is present, at 0 when none has it (a series
+        that vanishes at 0 cannot be told from one that was never measured)."""
         query = select(column, func.count()).select_from(model).group_by(column)  # type: ignore[call-overload]
         if where is not None:
             query = query.where(where)
-        return {str(key): int(count) for key, count in session.exec(query).all()}
+        counts = dict.fromkeys(every, 0)
+        counts.update({str(key): int(count) for key, count in session.exec(query).all()})
+        return counts
 
     health = queue_health(session, now=now)
     failed = session.exec(
@@ -61,14 +72,15 @@ def snapshot(session: Session, *, now: datetime) -> Snapshot:
     ).all()
     latencies = sorted((sent - created).total_seconds() for created, sent in recent if sent)
     return Snapshot(
-        entries_by_stage=grouped(Entry.stage, Entry),
+        entries_by_stage=grouped(Entry.stage, Entry, STAGE_NAMES),
         transitions_by_stage=grouped(
             HistoryEvent.to_stage,
             HistoryEvent,
+            STAGE_NAMES,
             col(HistoryEvent.from_stage) != col(HistoryEvent.to_stage),
         ),
-        reminders_by_status=grouped(Reminder.status, Reminder),
-        outbox_by_status=grouped(OutboxMessage.status, OutboxMessage),
+        reminders_by_status=grouped(Reminder.status, Reminder, REMINDER_STATUSES),
+        outbox_by_status=grouped(OutboxMessage.status, OutboxMessage, OUTBOX_STATUSES),
         oldest_queued_age_seconds=health.oldest_queued_age_seconds,
         delivery_failures=int(failed),
         interrupted_sends=int(interrupted or 0),

@@ -340,6 +340,16 @@ class LoginAttempt(SQLModel, table=True):
     at: datetime = Field(sa_column=_utc_column())
 
 
+class HealthProbe(SQLModel, table=True):
+    """One row `/healthz` rewrites on every check: a database that answers reads but can no
+    longer commit a write (disk full, read-only) is not healthy."""
+
+    __tablename__ = "health_probe"
+
+    id: int | None = Field(default=None, primary_key=True)
+    checked_at: datetime = Field(sa_column=_utc_column())
+
+
 class FeedToken(SQLModel, table=True):
     """A secret in a calendar URL, so a calendar app can subscribe without a login.
 

@@ -8,13 +8,15 @@ import logging
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from sqlalchemy import text
+from sqlalchemy import text, update
+from sqlmodel import col
 
 from workflow import db, outbox
 from workflow.domain.access import Role
 from workflow.domain.errors import Forbidden, refusal
 from workflow.entrypoints.http.deps import ActorDep, now
 from workflow.metrics import WorkflowCollector
+from workflow.models import HealthProbe
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +25,8 @@ router = APIRouter()
 
 @router.get("/healthz", include_in_schema=True)
 def healthz() -> JSONResponse:
-    """Liveness plus progress: the age of the oldest message waiting in the outbox."""
+    """Liveness plus progress: the database answers and takes a write, and the age of the
+    oldest message waiting in the outbox. 503 when either database check fails."""
     try:
         with db.transaction() as session:
             session.execute(text("SELECT 1"))
@@ -32,7 +35,27 @@ def healthz() -> JSONResponse:
         log.warning("health check failed: %s", error)
         return JSONResponse(status_code=503, content={"status": "error", "database": "down"})
     age = round(health.oldest_queued_age_seconds, 1)
-    return JSONResponse(content={"status": "ok", "oldest_queued_age_seconds": age})
+    try:
+        _prove_writable()
+    except Exception as error:  # disk full, read-only file or database: reads still work
+        log.error("health check: the database refuses writes: %s", error)
+        return JSONResponse(
+            status_code=503,
+            content={"status": "error", "database": "read_only", "oldest_queued_age_seconds": age},
+        )
+    return JSONResponse(
+        content={"status": "ok", "database": "writable", "oldest_queued_age_seconds": age}
+    )
+
+
+def _prove_writable() -> None:
+    """Commit a write to the probe row; a database that only reads raises here."""
+    with db.transaction() as session:
+        updated = session.execute(
+            update(HealthProbe).where(col(HealthProbe.id) == 1).values(checked_at=now())
+        )
+        if updated.rowcount == 0:  # type: ignore[attr-defined]  # the row was removed by hand
+            session.add(HealthProbe(id=1, checked_at=now()))
 
 
 @router.get("/metrics", response_class=Response)
