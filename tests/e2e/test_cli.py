@@ -346,6 +346,16 @@ def test_commands_before_init_say_what_to_do(tmp_path: Path) -> None:
     assert "kvalitet init" in result.stderr
 
 
+def test_a_database_that_does_not_exist_is_unreachable_not_uninitialised(
+    postgres_url: str,
+) -> None:
+    """'kvalitet init' cannot help when the database itself is missing: exit 8, not 7."""
+    cli = Cli(postgres_url.rsplit("/", 1)[0] + "/finns_inte_alls")
+    result = cli("entry", "list", ok=False)
+    assert result.returncode == 8, result.stderr
+    assert "kvalitet init" not in result.stderr
+
+
 def test_an_attached_file_is_kept_as_what_the_stage_is_about(
     cli: Cli, entry_id: int, tmp_path: Path
 ) -> None:

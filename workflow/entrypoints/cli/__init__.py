@@ -26,7 +26,7 @@ from sqlalchemy.exc import (
 )
 
 from tasks.nudge import nudge_after_outbox_commits
-from workflow.entrypoints.cli import entries, operations, processes, records, years
+from workflow.entrypoints.cli import backups, entries, operations, processes, records, years
 from workflow.entrypoints.cli.usage import derives_from, exit_with, first_line, refuse_command_line
 from workflow.entrypoints.cli.work import EXIT_UNAVAILABLE
 
@@ -39,6 +39,8 @@ app.command("init")(records.init)
 app.command("demo")(records.demo)
 app.command("worker")(processes.worker)
 app.command("status")(operations.status)
+app.command("backup")(backups.backup)
+app.command("restore")(backups.restore)
 app.command("web")(processes.web)
 app.command("serve")(processes.serve)
 

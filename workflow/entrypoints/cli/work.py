@@ -81,7 +81,10 @@ def unit_of_work() -> Iterator[Session]:
     except WorkflowError as error:
         fail([reason.message for reason in error.reasons], exit_code_for(error))
     except (OperationalError, ProgrammingError) as error:
-        if "no such table" in str(error) or "does not exist" in str(error):
+        # A missing table is a database not initialised; a missing database (PostgreSQL's
+        # 'database "x" does not exist') is one not reachable, which `main` reports.
+        said = str(error)
+        if "no such table" in said or ("relation" in said and "does not exist" in said):
             fail(["Databasen är inte initierad: kör 'kvalitet init' först."], EXIT_NOT_INITIALISED)
         raise
 
