@@ -10,15 +10,34 @@ due reminder and queued message where the crashed one left them.
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from types import FrameType
 
 log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def die_with_parent() -> None:
+    """Run in a child between fork and exec (`Popen(preexec_fn=…)`): the kernel sends it
+    SIGTERM when the process that started it ends, however that ends (SIGKILL included), so
+    no worker, scheduler or embedded Redis outlives the command that started it."""
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # the parent ended before the call: nobody would signal us
+        os._exit(0)
+
 
 FIRST_DELAY_SECONDS = 1.0
 MAX_DELAY_SECONDS = 30.0
@@ -41,7 +60,7 @@ class Supervisor:
         delay = FIRST_DELAY_SECONDS
         while True:
             started = time.monotonic()
-            self._child = subprocess.Popen(self.argv, env=self.env)
+            self._child = subprocess.Popen(self.argv, env=self.env, preexec_fn=die_with_parent)
             code = self._child.wait()
             if self._stopping.is_set():
                 return code

@@ -4,10 +4,12 @@ which runs both together for a laptop or a demo."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -16,6 +18,7 @@ from workflow import db
 from workflow.demo import DemoLogin, ensure_demo_logins, load_demo
 from workflow.entrypoints.cli.work import now, run
 from workflow.settings import get_settings
+from workflow.supervise import die_with_parent
 
 WORKER_STOP_SECONDS = 30
 
@@ -95,7 +98,7 @@ def serve(
     """Kör webb, arbetare och schemaläggare tillsammans; Ctrl-C stoppar alla."""
     import uvicorn
 
-    from tasks.broker import broker_url
+    from tasks.broker import broker_url, stop_embedded_broker
     from workflow.entrypoints.http.app import create_app
 
     db.upgrade_schema()
@@ -108,13 +111,22 @@ def serve(
     os.environ.update(serve_environment(broker_url(get_settings()), host, port, os.environ))
     get_settings.cache_clear()
     get_settings().data_dir.mkdir(parents=True, exist_ok=True)
+    # uvicorn stops gracefully on SIGTERM, then raises it again with our handler back in
+    # place: without one the default handler ended the process before `finally` below could
+    # stop the worker and the embedded Redis. Ours makes SIGTERM end like Ctrl-C.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     worker_process = _start_worker(concurrency)
     typer.echo(f"Kvalitetsutmärkelsen körs på http://{host}:{port}/ (Ctrl-C avslutar)")
     try:
         uvicorn.run(create_app(), host=host, port=port, log_level="warning")
     finally:
         _stop(worker_process)
+        stop_embedded_broker()
         typer.echo("Stoppad.")
+
+
+def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
 
 
 def serve_environment(
@@ -154,6 +166,7 @@ def _start_worker(concurrency: int) -> subprocess.Popen[bytes]:
             "WARNING",
         ],
         env={**os.environ},
+        preexec_fn=die_with_parent,  # no worker outlives a killed `serve`
     )
 
 
