@@ -267,16 +267,7 @@ def test_entries_are_listed_page_by_page_following_the_link_header(world_factory
     theirs = expect(admin.post(f"{API}/entries", json=body_b), 201)["id"]
 
     def walk(client: httpx.Client) -> list[list[int]]:
-        pages = []
-        response = client.get(f"{API}/entries", params={"year": year, "limit": 2})
-        while True:
-            pages.append([e["id"] for e in expect(response, 200)])
-            if "link" not in response.headers:
-                assert "x-next-after-id" not in response.headers
-                return pages
-            assert response.headers["link"].endswith('>; rel="next"')
-            assert response.headers["x-next-after-id"] == str(pages[-1][-1])
-            response = client.get(response.headers["link"][1 : -len('>; rel="next"')])
+        return pages_of(client, "entries", {"year": year, "limit": 2})
 
     assert walk(admin) == [ours[0:2], ours[2:4], [ours[4], theirs]]
     assert walk(world.as_("coordinator_b")) == [[theirs]]
@@ -287,6 +278,42 @@ def test_entries_are_listed_page_by_page_following_the_link_header(world_factory
     ]
     for bad in ({"limit": 0}, {"limit": 501}, {"after_id": -1}, {"limit": "alla"}):
         refused(admin.get(f"{API}/entries", params=bad), 422, "invalid_field")
+
+
+def pages_of(client: httpx.Client, path: str, params: dict[str, Any]) -> list[list[int]]:
+    """The ids of each page of a list, following its Link header to the end."""
+    pages = []
+    response = client.get(f"{API}/{path}", params=params)
+    while True:
+        pages.append([row["id"] for row in expect(response, 200)])
+        if "link" not in response.headers:
+            assert "x-next-after-id" not in response.headers
+            return pages
+        assert response.headers["link"].endswith('>; rel="next"')
+        assert response.headers["x-next-after-id"] == str(pages[-1][-1])
+        response = client.get(response.headers["link"][1 : -len('>; rel="next"')])
+
+
+def test_units_organisations_and_the_outbox_are_listed_page_by_page(world_factory: Any) -> None:
+    """No list stops without saying so: every list pages like /entries, and the pages
+    together hold every row once (the outbox gave the 1,000 oldest and no more)."""
+    world = world_factory("coordinator_b")
+    admin = world.admin
+    year = next(world.years)
+    expect(admin.post(f"{API}/cycles", json=cycle_body(year)), 201)
+    for number in range(4):
+        expect(admin.post(f"{API}/units", json=unit_body(world.org_b, f"B-enhet {number}")), 201)
+    for _ in range(3):
+        world.new_entry(year=year)
+    for path in ("units", "organisations", "outbox"):
+        everything = pages_of(admin, path, {"limit": 500})
+        assert len(everything) == 1
+        pages = pages_of(admin, path, {"limit": 1})
+        assert len(pages) == len(everything[0]) >= 2, path
+        assert [i for page in pages for i in page] == everything[0], path
+    own = pages_of(world.as_("coordinator_b"), "units", {"limit": 2})
+    assert [len(page) for page in own] == [2, 2]  # organisation B's own four, page by page
+    refused(admin.get(f"{API}/outbox", params={"limit": 501}), 422, "invalid_field")
 
 
 def test_a_cycle_names_its_ceremony_hours(world_factory: Any) -> None:

@@ -535,3 +535,18 @@ def test_serve_gives_the_web_and_the_worker_one_broker_and_its_own_address() -> 
     }
     given = {"PUBLIC_URL": "https://kvalitet.stockholm.se"}
     assert serve_environment(broker, "127.0.0.1", 8000, given) == {"CELERY_BROKER_URL": broker}
+
+
+def test_outbox_list_says_when_there_are_more(cli: Cli, entry_id: int) -> None:
+    """A list cut at --limit says so and how to go on; going on finds the rest."""
+    cli("org", "update", "1", "--coordinator-email", "samordnare@stockholm.se", "--note", "ny")
+    unit = cli("unit", "create", "Fritidsgården", "--org", "1", "--staff", "9").stdout.strip()
+    cli("unit", "update", unit, "--contact", "chef@stockholm.se", "--note", "ny")
+    cli("entry", "create", "--unit", unit, "--year", "2024", "--class", "socialtjänst")
+    everything = cli.json("outbox", "list")
+    assert isinstance(everything, list) and len(everything) >= 2
+    first = cli("outbox", "list", "--limit", "1", "--json")
+    assert [m["id"] for m in json.loads(first.stdout)] == [everything[0]["id"]]
+    assert f"--after-id {everything[0]['id']}" in first.stderr
+    rest = cli.json("outbox", "list", "--after-id", str(everything[0]["id"]))
+    assert rest == everything[1:]

@@ -99,13 +99,21 @@ def outbox_views(
     status: str | None = None,
     entry_id: int | None = None,
     message_ids: Sequence[int] | None = None,
+    entry_ids: Sequence[int] | None = None,
+    after_id: int | None = None,
     limit: int = 1000,
     with_subject: bool = False,
 ) -> list[dict[str, Any]]:
-    """Messages as plain dicts; `with_subject` renders each subject (costs a template run)."""
+    """Messages in id order as plain dicts, at most `limit`, those after `after_id`;
+    `entry_ids` keeps those about these entries. `with_subject` renders each subject (costs a
+    template run)."""
     query = select(OutboxMessage).order_by(col(OutboxMessage.id)).limit(limit)
     if message_ids is not None:
         query = query.where(col(OutboxMessage.id).in_(list(message_ids)))
+    if entry_ids is not None:
+        query = query.where(col(OutboxMessage.entry_id).in_(list(entry_ids)))
+    if after_id is not None:
+        query = query.where(col(OutboxMessage.id) > after_id)
     if status is not None:
         if status not in STATUSES:
             raise refusal(

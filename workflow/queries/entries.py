@@ -31,8 +31,6 @@ def get_entry(session: Session, entry_id: int) -> Entry:
     return get_existing(session, Entry, entry_id, "Posten")
 
 
-ENTRY_PAGE_MAX = 500
-
 _ENTRY_COLUMNS = (
     col(Entry.id),
     col(Unit.id),

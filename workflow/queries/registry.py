@@ -29,17 +29,27 @@ def cycles(session: Session, *, newest_first: bool = False) -> list[Cycle]:
     return list(session.exec(select(Cycle).order_by(year.desc() if newest_first else year)).all())
 
 
-def visible_organisations(session: Session, actor: Actor) -> list[Organisation]:
-    """Every organisation for the admin; one's own for everyone else."""
-    query = select(Organisation).order_by(col(Organisation.id))
+def visible_organisations(
+    session: Session, actor: Actor, *, after_id: int | None = None, limit: int | None = None
+) -> list[Organisation]:
+    """Every organisation for the admin; one's own for everyone else. In id order, at most
+    `limit` of them after `after_id`."""
+    query = select(Organisation).order_by(col(Organisation.id)).limit(limit)
+    if after_id is not None:
+        query = query.where(col(Organisation.id) > after_id)
     if actor.role != Role.ADMIN:
         query = query.where(Organisation.id == actor.organisation_id)
     return list(session.exec(query).all())
 
 
-def visible_units(session: Session, actor: Actor) -> list[Unit]:
-    """Every unit for the admin, a unit contact's own, the rest its organisation's."""
-    query = select(Unit).order_by(col(Unit.id))
+def visible_units(
+    session: Session, actor: Actor, *, after_id: int | None = None, limit: int | None = None
+) -> list[Unit]:
+    """Every unit for the admin, a unit contact's own, the rest its organisation's; in id
+    order, at most `limit` of them after `after_id`."""
+    query = select(Unit).order_by(col(Unit.id)).limit(limit)
+    if after_id is not None:
+        query = query.where(col(Unit.id) > after_id)
     if actor.role == Role.UNIT_CONTACT:
         query = query.where(Unit.id == actor.unit_id)
     elif actor.role != Role.ADMIN:

@@ -18,12 +18,25 @@ def outbox_list(
         str | None, typer.Option(help="queued, sent, failed eller cancelled.")
     ] = None,
     entry: Annotated[int | None, typer.Option(help="Bara en posts meddelanden.")] = None,
+    limit: Annotated[int, typer.Option(help="Högst så många.", min=1)] = 1000,
+    after_id: Annotated[int, typer.Option(help="De efter detta id.", min=0)] = 0,
     as_json: JsonFlag = False,
 ) -> None:
     """Visa meddelanden i utkorgen med status, försök och senaste fel."""
     from workflow import outbox
 
-    views = run(lambda s: outbox.outbox_views(s, status=status, entry_id=entry))
+    views = run(
+        lambda s: outbox.outbox_views(
+            s, status=status, entry_id=entry, after_id=after_id, limit=limit + 1
+        )
+    )
+    more = len(views) > limit
+    views = views[:limit]
+    if more:  # never a list that stops without saying so
+        typer.echo(
+            f"Visar {limit} meddelanden; fler finns: lägg till --after-id {views[-1]['id']}.",
+            err=True,
+        )
     if as_json:
         echo_json(views)
         return

@@ -17,7 +17,7 @@ from workflow.domain.access import Role
 from workflow.domain.errors import Forbidden, refusal
 from workflow.domain.rules import EARLIEST_YEAR, LATEST_YEAR
 from workflow.domain.stages import upload_stage
-from workflow.entrypoints.http import schemas
+from workflow.entrypoints.http import paging, schemas
 from workflow.entrypoints.http.deps import (
     TokenDep,
     authorised,
@@ -83,9 +83,17 @@ def create_organisation(body: schemas.OrganisationCreate, token: TokenDep) -> Or
 
 
 @router.get("/organisations", response_model=list[schemas.OrganisationPublic])
-def list_organisations(token: TokenDep) -> list[Organisation]:
+def list_organisations(
+    token: TokenDep,
+    request: Request,
+    response: Response,
+    limit: paging.Limit = 100,
+    after_id: paging.AfterId = None,
+) -> list[Organisation]:
+    """Organisations in id order, a page at a time (see `Link` and `X-Next-After-Id`)."""
     with authorised(token) as (session, actor):
-        return registry.visible_organisations(session, actor)
+        rows = registry.visible_organisations(session, actor, after_id=after_id, limit=limit + 1)
+    return paging.one_page(rows, limit=limit, request=request, response=response)
 
 
 @router.post("/units", status_code=201, response_model=schemas.UnitPublic)
@@ -109,9 +117,17 @@ def create_unit(body: schemas.UnitCreate, token: TokenDep) -> Unit:
 
 
 @router.get("/units", response_model=list[schemas.UnitPublic])
-def list_units(token: TokenDep) -> list[Unit]:
+def list_units(
+    token: TokenDep,
+    request: Request,
+    response: Response,
+    limit: paging.Limit = 100,
+    after_id: paging.AfterId = None,
+) -> list[Unit]:
+    """Units in id order, a page at a time (see `Link` and `X-Next-After-Id`)."""
     with authorised(token) as (session, actor):
-        return registry.visible_units(session, actor)
+        rows = registry.visible_units(session, actor, after_id=after_id, limit=limit + 1)
+    return paging.one_page(rows, limit=limit, request=request, response=response)
 
 
 @router.post("/entries", status_code=201, response_model=schemas.EntryPublic)
@@ -138,33 +154,24 @@ def list_entries(
     year: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
     stage: Annotated[str | None, Query(max_length=50)] = None,
     organisation_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    limit: Annotated[
-        int, Query(ge=1, le=entry_queries.ENTRY_PAGE_MAX, description="Entries per page.")
-    ] = 100,
-    after_id: Annotated[
-        int | None,
-        Query(ge=0, le=MAX_ID, description="Continue after this id (see the Link header)."),
-    ] = None,
+    limit: paging.Limit = 100,
+    after_id: paging.AfterId = None,
 ) -> list[dict[str, Any]]:
     """Entries in id order, a page at a time: while there are more, the `Link` header names
     the next page (rel="next") and `X-Next-After-Id` the `after_id` that fetches it."""
     with authorised(token) as (session, actor):
-        page = entry_queries.entry_views(
+        rows = entry_queries.entry_views(
             session,
             stage=stage,
             year=year,
             organisation_id=organisation_id,
             visible=auth.visible_entries(actor),
             after_id=after_id,
-            limit=limit + 1,  # one more tells whether a next page exists
+            limit=limit + 1,
         )
-    if len(page) > limit:
-        page = page[:limit]
-        last = str(page[-1]["id"])
-        following = request.url.include_query_params(after_id=last, limit=limit)
-        response.headers["Link"] = f'<{following}>; rel="next"'
-        response.headers["X-Next-After-Id"] = last
-    return page
+    return paging.one_page(
+        rows, limit=limit, request=request, response=response, id_of=lambda v: v["id"]
+    )
 
 
 @router.get("/entries/{entry_id}", response_model=schemas.EntryPublic)
@@ -375,17 +382,31 @@ def _read_limited(file: UploadFile) -> bytes:
 @router.get("/outbox", response_model=list[schemas.OutboxPublic])
 def list_outbox(
     token: TokenDep,
+    request: Request,
+    response: Response,
     entry_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     status: Annotated[str | None, Query(max_length=20)] = None,
+    limit: paging.Limit = 100,
+    after_id: paging.AfterId = None,
 ) -> list[dict[str, Any]]:
+    """Messages in id order, every status unless one is asked for, a page at a time (see
+    `Link` and `X-Next-After-Id`)."""
     with authorised(token) as (session, actor):
         visible = auth.visible_entry_ids(session, actor)
         if entry_id is not None and visible is not None and entry_id not in visible:
             return []
-        views = outbox.outbox_views(session, status=status, entry_id=entry_id, with_subject=True)
-        if visible is None:
-            return views
-        return [v for v in views if v["entry_id"] in visible]
+        rows = outbox.outbox_views(
+            session,
+            status=status,
+            entry_id=entry_id,
+            entry_ids=None if visible is None else sorted(visible),
+            after_id=after_id,
+            limit=limit + 1,
+            with_subject=True,
+        )
+    return paging.one_page(
+        rows, limit=limit, request=request, response=response, id_of=lambda v: v["id"]
+    )
 
 
 @router.post("/outbox/{message_id}/retry", response_model=schemas.OutboxPublic)
