@@ -100,7 +100,16 @@ def _template_context(
     payload = {**context}
     if not payload.get("award_office_email"):
         payload["award_office_email"] = settings.mail_reply_to
-    return context_for(kind, payload, today=date.astimezone(STOCKHOLM).date())
+    full = context_for(kind, payload, today=date.astimezone(STOCKHOLM).date())
+    # Read from the settings as the letter is written, not frozen in the payload, so a message
+    # queued before the address was set (or changed) links to where the service is now.
+    entry_id = context.get("entry_id")
+    full["entry_link"] = settings.entry_url(int(entry_id)) if entry_id else None
+    full["award_office_name"] = (
+        " ".join(settings.award_office_name.split()) or "Kvalitetsutmärkelsen"
+    )
+    full["award_office_contact"] = " ".join(settings.award_office_contact.split()) or None
+    return full
 
 
 def _render_subject(kind: str, full: Mapping[str, Any], text_env: Any) -> str:
