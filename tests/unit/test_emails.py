@@ -154,7 +154,12 @@ def test_every_kind_renders_a_clean_message_with_text_and_html(kind: str):
     assert "Stockholms stad" in html_of(parsed)
     assert parsed["Auto-Submitted"] == "auto-generated"
     assert parsed["Reply-To"] == "kvalitetsutmarkelsen@stockholm.se"
-    assert parsed["From"].addresses[0].display_name == "Kvalitetsutmärkelsen"
+    sender = parsed["From"].addresses[0]
+    assert sender.addr_spec == "kvalitetsutmarkelsen@stockholm.se"
+    if kind == "extract_to_award_office":  # the organisation's notice, sent by the system
+        assert sender.display_name == "Socialförvaltningen via Kvalitetsutmärkelsen"
+    else:
+        assert sender.display_name == "Kvalitetsutmärkelsen"
     assert parsed["Date"].datetime == SENT
 
 
@@ -557,6 +562,15 @@ def test_a_reply_to_the_forwarded_extract_reaches_the_coordinator():
     assert "går svaret till samordnare@stockholm.se, samordnaren för Socialförvaltningen" in (
         " ".join(text_of(forwarded).split())
     )
+    # From the organisation, through the office's own address: not the office writing to itself
+    assert forwarded["From"].addresses[0].display_name == (
+        "Socialförvaltningen via Kvalitetsutmärkelsen"
+    )
+    text = " ".join(text_of(forwarded).split())
+    assert "Kontaktperson: samordnaren för Socialförvaltningen, samordnare@stockholm.se" in text
+    assert "Skickat via Kvalitetsutmärkelsens system på uppdrag av Socialförvaltningen" in text
+    quoted = parse(render("extract_to_award_office", payload("x", organisation='A "B", C')))
+    assert quoted["From"].addresses[0].display_name == 'A "B", C via Kvalitetsutmärkelsen'
     without = parse(render("extract_to_award_office"))  # no coordinator on record
     assert without["Reply-To"] == "kvalitetsutmarkelsen@stockholm.se"
     receipt = parse(render("notification_receipt", payload("x", coordinator_email=coordinator)))

@@ -161,6 +161,9 @@ _OPTIONAL: Mapping[str, Any] = {
 # The award office's own mail about an organisation's case: a reply goes to that
 # organisation's coordinator, not back to the office.
 _REPLY_TO_COORDINATOR = frozenset({"extract_to_award_office"})
+# Sent by the system for the organisation, not by the award office: From names the
+# organisation ("… via Kvalitetsutmärkelsen"), and the letter is not signed by the office.
+SENT_FOR_ORGANISATION = frozenset({"extract_to_award_office"})
 # Names that appear in subjects and single lines: never more than one line.
 _ONE_LINE = ("unit", "organisation", "board", "case_number")
 
