@@ -530,7 +530,7 @@ def test_reminder_for_the_extract_goes_to_the_coordinator_wording():
     parsed = parse(render("reminder", context, date=datetime(2024, 6, 26, 6, 0, tzinfo=UTC)))
 
     assert "Nu är det 2 dagar kvar: protokollsutdraget från Socialnämnden" in text_of(parsed)
-    assert "28 juni 2024" in parsed["Subject"]
+    assert parsed["Subject"].endswith("– senast den 28 juni 2024")
 
 
 def test_the_coordinator_is_told_one_way_to_send_the_extract():
