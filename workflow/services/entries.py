@@ -136,10 +136,13 @@ def _agenda_request_wanted(
     key names the organisation and year, so two registrations at once still queue one.)"""
     if now.astimezone(STOCKHOLM).date() > cycle.extract_deadline:
         return False
+    # From the organisation's units (indexed) to their entries and each entry's outbox rows
+    # (indexed by entry): a few rows, however long the outbox is.
     earlier = session.exec(
         select(OutboxMessage.id)
-        .join(Entry, col(Entry.id) == OutboxMessage.entry_id)
-        .join(Unit, col(Unit.id) == Entry.unit_id)
+        .select_from(Unit)
+        .join(Entry, col(Entry.unit_id) == Unit.id)
+        .join(OutboxMessage, col(OutboxMessage.entry_id) == Entry.id)
         .where(
             OutboxMessage.kind == "agenda_request",
             Unit.organisation_id == organisation.id,
