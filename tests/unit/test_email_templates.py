@@ -269,3 +269,26 @@ def test_a_date_in_the_test_cycle_is_not_in_november() -> None:
     months = allowed_months(payload("jury_outcome", "jury", "bolag", "X", {}))
     assert "november" not in months and "december" in months
     assert date.fromisoformat(CYCLE["winners_date"]).month == 12
+
+
+@pytest.mark.parametrize("kind", sorted(EMAIL_KINDS - {"password_link"}))
+def test_a_row_queued_before_the_cycle_dates_were_in_the_payload_still_reads_right(
+    kind: str,
+) -> None:
+    """An old row carries no winners' day nor deadlines: the letter names no month then,
+    says where the dates are, and still links to the entry's page (added from the settings)."""
+    stage = {"site_visit_notice": "submitted", "contribution_receipt": "submitted"}.get(
+        kind, STAGES[kind][0]
+    )
+    variant = next(variants(kind, stage))
+    context = payload(kind, stage, "forvaltning", None, variant)
+    for name in CYCLE:
+        context.pop(name)
+    message = render_email(
+        kind, to="c@stockholm.se", context=context, key=f"k/{kind}", date=SENT, settings=SETTINGS
+    )
+    _, text, seen_html = read(message)
+    months = {m.lower() for m in re.findall(rf"\b({'|'.join(MONTHS)})\b", text, re.I)}
+    assert months <= allowed_months(context), months
+    assert f"Sidan för deltagandet: {ENTRY_LINK}" in text
+    assert not LEFTOVER.search(text) and not LEFTOVER.search(seen_html)

@@ -592,6 +592,7 @@ def test_a_bolag_decides_in_its_styrelse_not_a_namnd():
         ).split()
     )
     assert "Styrelsen kan antingen godkänna" in agenda and "Nämnden kan" not in agenda
+    assert "på föredragningslistan för" in agenda and "dagordning" not in agenda
     assert "styrelsens beslut" in receipt and "nämndens beslut" not in receipt
     forvaltning = " ".join(
         text_of(
