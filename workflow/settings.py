@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,6 +28,9 @@ class Settings(BaseSettings):
     mail_from: str = "Kvalitetsutmärkelsen <kvalitetsutmarkelsen@stockholm.se>"
     mail_reply_to: str = "kvalitetsutmarkelsen@stockholm.se"
     message_id_domain: str = "kvalitet.stockholm.se"
+    # Who signs every letter: the award office's name and, when set, a person to ask for.
+    award_office_name: str = "Kvalitetsutmärkelsen"
+    award_office_contact: str = ""
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_starttls: bool = False
@@ -49,7 +54,8 @@ class Settings(BaseSettings):
     # these wait in the event loop instead, which costs them nothing.
     web_threads: int = Field(default=2, ge=1, le=64)
 
-    # Where this service is reached; a webhook may not point back at it.
+    # Where this service is reached: every e-mail links to the entry's page under it, and a
+    # webhook may not point back at it. Production must name it (see below).
     public_url: str = "http://127.0.0.1:8000"
     webhook_timeout_seconds: float = 10.0
     # Webhooks go only to public internet addresses. Names (or addresses) listed here, comma-
@@ -100,9 +106,18 @@ class Settings(BaseSettings):
         ):
             if "change" in value.lower():
                 problems.append(f"{name} still holds the placeholder from .env.example")
+        if "public_url" not in self.model_fields_set or not _is_public_https(self.public_url):
+            problems.append(
+                "PUBLIC_URL must be set in production to the https address users reach "
+                "(not a loopback address): every e-mail links to it"
+            )
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def entry_url(self, entry_id: int) -> str:
+        """The entry's page as a recipient opens it from an e-mail."""
+        return f"{self.public_url.rstrip('/')}/entries/{entry_id}"
 
     def resolved_mail_dir(self) -> Path:
         return self.mail_dir or self.data_dir / "mail"
@@ -111,6 +126,19 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'kvalitet.db'}"
+
+
+def _is_public_https(url: str) -> bool:
+    """An https URL whose host is not loopback (nor unspecified)."""
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower()
+    if parts.scheme != "https" or not host or host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return True  # a name
+    return not (address.is_loopback or address.is_unspecified)
 
 
 @lru_cache

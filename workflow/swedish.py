@@ -54,6 +54,11 @@ def datum_or_text(value: date | datetime | str) -> str:
         return str(value)
 
 
+def manad(value: date | datetime | str) -> str:
+    """The month of a date, in Swedish: "2024-12-15" → "december" ("i december")."""
+    return datum(value).split(" ")[1]
+
+
 def day_and_month(value: date) -> str:
     """ "6 maj": the date without its year, for a list that ends with the year once."""
     return datum(value).rsplit(" ", 1)[0]
@@ -172,6 +177,7 @@ def filesize(size: int) -> str:
 # (Pages register the lenient forms under `datum` and `klass`: see the module docstring.)
 FILTERS: Mapping[str, Callable[..., str]] = {
     "datum": datum,
+    "manad": manad,
     "isodatum": isodatum,
     "tid": tid,
     "klass": klass,

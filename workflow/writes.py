@@ -14,10 +14,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel
 
 from workflow.db import insert_statement, note_outbox_written
 from workflow.models import Entry, HistoryEvent, OutboxMessage, Reminder
+from workflow.outbox.rows import ONCE_PER_KEY
 
 NOT_NEEDED = "Behövs inte längre: uppgiften kom in eller deltagandet återkallades."
 
@@ -55,8 +58,13 @@ def apply_change(session: Session, change: EntryChange) -> bool:
     if change.seen_version is not None and not _compare_and_set(connection, change):
         return False
     _insert(connection, HistoryEvent, change.history)
-    # E-mail and webhook rows name the same columns, so one executemany takes them all.
-    _insert(connection, OutboxMessage, change.outbox)
+    # E-mail and webhook rows name the same columns, so one executemany takes them all;
+    # a row that is queued once per key (the organisation's agenda request) is skipped when
+    # another change queued it first.
+    once = [row for row in change.outbox if row["key"].startswith(ONCE_PER_KEY)]
+    _insert(connection, OutboxMessage, [r for r in change.outbox if r not in once])
+    if once:
+        connection.execute(_insert_unless_key_taken(connection), once)
     if change.outbox:
         note_outbox_written(session)
     apply_reminder_changes(connection, change.reminders)
@@ -90,6 +98,12 @@ def apply_reminder_changes(connection: Connection, changes: ReminderChanges) -> 
 def _insert(connection: Connection, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
     if rows:
         connection.execute(insert_statement(model), rows)
+
+
+def _insert_unless_key_taken(connection: Connection) -> Any:
+    """INSERT … ON CONFLICT (key) DO NOTHING into the outbox, in the connection's dialect."""
+    insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    return insert(_table(OutboxMessage)).on_conflict_do_nothing(index_elements=["key"])
 
 
 def _table(model: type[SQLModel]) -> Table:

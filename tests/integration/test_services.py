@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -73,6 +73,71 @@ def test_new_entry_is_notified_with_history_and_outbox(engine: Engine) -> None:
         ("agenda_request", "samordnare@example.se", "queued"),
         ("notification_receipt", "chef@example.se", "queued"),
     ]
+
+
+def agenda_requests(engine: Engine) -> list[tuple[str, str]]:
+    with transaction(engine) as session:
+        rows = session.exec(
+            select(OutboxMessage).where(OutboxMessage.kind == "agenda_request")
+        ).all()
+        return [(row.key, row.payload["unit"]) for row in rows]
+
+
+def test_one_agenda_request_per_organisation_and_year(engine: Engine) -> None:
+    """The board takes up one case a year for all its units: the second unit of the same
+    förvaltning that registers sends the coordinator no second copy of the same draft."""
+    first = seed_entry(engine)
+    seed_entry(engine, name="LSS/SoL-hälsan")
+    with transaction(engine) as session:
+        organisation_id = session.exec(select(Unit.organisation_id)).first()
+    assert agenda_requests(engine) == [(f"agenda/{organisation_id}/2024", "Ungdomsjouren")]
+    seed_entry(engine, name="Hemtjänsten", organisation="Bromma stadsdelsförvaltning")
+    assert len(agenda_requests(engine)) == 2  # another organisation: its own request
+    with transaction(engine) as session:
+        receipts = session.exec(
+            select(OutboxMessage).where(OutboxMessage.kind == "notification_receipt")
+        ).all()
+    assert len(receipts) == 3  # every unit still gets its own receipt
+    assert first.id is not None
+
+
+def test_no_agenda_request_once_the_extract_deadline_has_passed(engine: Engine) -> None:
+    """A unit registered after the year's extract deadline (28 June) asks no board for a
+    decision the award office no longer waits for; the day itself still does."""
+    seed_cycle(engine)
+    late = seed_unit(engine)
+    on_the_day = seed_unit(engine, name="Sista dagen", organisation="Bromma stadsdelsförvaltning")
+    with transaction(engine) as session:
+        for unit_id, when in (
+            (late, datetime(2024, 6, 28, 22, 30, tzinfo=UTC)),  # 29 June in Stockholm
+            (on_the_day, datetime(2024, 6, 28, 21, 30, tzinfo=UTC)),  # 23.30 on 28 June
+        ):
+            services.create_entry(
+                session, unit_id=unit_id, year=2024, award_class="socialtjanst", actor="t", now=when
+            )
+    assert [unit for _, unit in agenda_requests(engine)] == ["Sista dagen"]
+
+
+def test_two_registrations_at_once_queue_one_agenda_request(engine: Engine) -> None:
+    """The agenda request's key names the organisation and year; a second insert of it (two
+    registrations whose checks both found none) writes nothing and refuses nothing."""
+    from workflow.writes import EntryChange, apply_change
+
+    entry = seed_entry(engine)
+    with transaction(engine) as session:
+        (row,) = session.exec(
+            select(OutboxMessage).where(OutboxMessage.kind == "agenda_request")
+        ).all()
+        again = {
+            column: getattr(row, column)
+            for column in ("key", "entry_id", "channel", "kind", "recipient", "payload", "status")
+        } | {"due_at": NOW, "created_at": NOW}
+        change = EntryChange(
+            entry_id=entry.id or 0, seen_version=None, stage="notified", version=1, facts={},
+            pending={}, at=NOW, history=[], outbox=[again],
+        )  # fmt: skip
+        assert apply_change(session, change)
+    assert len(agenda_requests(engine)) == 1
 
 
 def test_city_run_entry_walks_every_stage_to_jury(engine: Engine) -> None:
@@ -367,11 +432,47 @@ def test_site_visit_is_booked_and_announced(engine: Engine) -> None:
         history = queries.entry_history(session, entry.id)
     assert (booked.stage, booked.version) == ("submitted", 3)
     assert notice.payload["site_visit_on"] == "2024-09-03"
+    assert notice.payload["examiners"] == []  # none assigned yet: the notice names nobody
     assert (history[-1]["from"], history[-1]["to"], history[-1]["actor"]) == (
         "submitted",
         "submitted",
         "examinator",
     )
+
+
+def test_the_site_visit_notice_names_the_assigned_examiners(engine: Engine) -> None:
+    """The unit learns who is coming: the examiners assigned when the visit is booked."""
+    from workflow.emails import render_email
+
+    entry = seed_entry(engine, privately_run=True, name="Privat")
+    assert entry.id is not None
+    advance(engine, entry.id, "submitted", 1)
+    with transaction(engine) as session:
+        elsewhere = services.create_organisation(
+            session, name="Bromma stadsdelsförvaltning", kind="forvaltning", board="Bromma sdn"
+        )
+        for name in ("Åsa Öberg", "Bo Ek"):
+            examiner = services.create_user(
+                session, name=name, role="examiner", now=NOW, organisation_id=elsewhere.id
+            ).user
+            services.assign_examiner(
+                session, entry_id=entry.id, examiner_id=examiner.id or 0, assigned_by="t", now=NOW
+            )
+        services.schedule_site_visit(
+            session, entry_id=entry.id, version=2, on=date(2024, 9, 3), actor="t", now=NOW
+        )
+        notice = session.exec(
+            select(OutboxMessage).where(OutboxMessage.kind == "site_visit_notice")
+        ).one()
+    assert notice.payload["examiners"] == ["Bo Ek", "Åsa Öberg"]
+    message = render_email(
+        "site_visit_notice", to=notice.recipient, context=notice.payload, key=notice.key,
+        date=NOW, settings=Settings(public_url="https://kvalitet.stockholm.se"),
+    )  # fmt: skip
+    text = " ".join(str(message.get_body(("plain",)).get_content()).split())  # type: ignore[union-attr]
+    assert "Examinatorer: Bo Ek och Åsa Öberg" in text
+    assert "arbetar själva i staden" not in text
+    assert f"Sidan för deltagandet: https://kvalitet.stockholm.se/entries/{entry.id}" in text
 
 
 def test_a_site_visit_in_year_9999_is_refused_and_nothing_changes(engine: Engine) -> None:

@@ -89,7 +89,8 @@ def test_redis_keeps_what_it_is_given(compose: dict[str, Any]) -> None:
 
 
 def test_production_settings_refuse_placeholders(monkeypatch: pytest.MonkeyPatch) -> None:
-    """KVALITET_ENV=production refuses SQLite and the .env.example placeholder password."""
+    """KVALITET_ENV=production refuses SQLite, the .env.example placeholder password, and a
+    missing or loopback PUBLIC_URL."""
     monkeypatch.setenv("KVALITET_ENV", "production")
     monkeypatch.setenv("CELERY_BROKER_URL", "redis://redis:6379/0")
     monkeypatch.delenv("DATABASE_URL", raising=False)
@@ -101,7 +102,16 @@ def test_production_settings_refuse_placeholders(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(ValueError, match="placeholder"):
         Settings()
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://kvalitet:s3cret@postgres/kvalitet")
+    monkeypatch.delenv("PUBLIC_URL", raising=False)
+    with pytest.raises(ValueError, match="PUBLIC_URL"):  # the links in every e-mail
+        Settings()
+    for loopback in ("https://127.0.0.1:8000", "https://localhost", "http://kvalitet.stockholm.se"):
+        monkeypatch.setenv("PUBLIC_URL", loopback)
+        with pytest.raises(ValueError, match="PUBLIC_URL"):
+            Settings()
+    monkeypatch.setenv("PUBLIC_URL", "https://kvalitet.stockholm.se")
     assert Settings().kvalitet_env == "production"
+    assert Settings().entry_url(7) == "https://kvalitet.stockholm.se/entries/7"
 
 
 def test_a_lease_shorter_than_two_send_timeouts_is_refused(

@@ -154,7 +154,12 @@ def test_every_kind_renders_a_clean_message_with_text_and_html(kind: str):
     assert "Stockholms stad" in html_of(parsed)
     assert parsed["Auto-Submitted"] == "auto-generated"
     assert parsed["Reply-To"] == "kvalitetsutmarkelsen@stockholm.se"
-    assert parsed["From"].addresses[0].display_name == "Kvalitetsutmärkelsen"
+    sender = parsed["From"].addresses[0]
+    assert sender.addr_spec == "kvalitetsutmarkelsen@stockholm.se"
+    if kind == "extract_to_award_office":  # the organisation's notice, sent by the system
+        assert sender.display_name == "Socialförvaltningen via Kvalitetsutmärkelsen"
+    else:
+        assert sender.display_name == "Kvalitetsutmärkelsen"
     assert parsed["Date"].datetime == SENT
 
 
@@ -359,7 +364,7 @@ def test_pdf_attachment_round_trips_byte_exact_with_its_filename():
     assert files[0].get_content_type() == "application/pdf"
     assert files[0].get_filename() == "Protokollsutdrag Älvsjö § 12.pdf"
     assert files[0].get_content() == PDF
-    assert "Protokollsutdraget bifogas som PDF." in text_of(parsed)
+    assert "Utdraget bifogas som PDF." in text_of(parsed)
 
 
 def test_attachment_name_with_a_line_break_is_refused():
@@ -434,7 +439,7 @@ def test_privately_run_unit_is_not_told_about_a_board():
     city = text_of(parse(render("notification_receipt", payload("x", privately_run=False))))
 
     assert "Socialnämnden" not in private and "protokollsutdrag" not in private.lower()
-    assert "Socialnämnden" in city and "Protokollsutdraget" in city
+    assert "Socialnämnden" in city and "protokollsutdraget" in city
 
 
 def test_deadlines_in_the_payload_are_written_out():
@@ -444,8 +449,8 @@ def test_deadlines_in_the_payload_are_written_out():
     )
     text = " ".join(text_of(parse(render("notification_receipt", context))).split())
 
-    assert "senast 16 maj 2025" in text
-    assert "senast 27 juni 2025" in text
+    assert "senast den 16 maj 2025" in text
+    assert "senast den 27 juni 2025" in text
 
 
 def test_missing_award_office_address_falls_back_to_the_reply_address():
@@ -470,11 +475,13 @@ def test_contribution_kept_ahead_of_the_board_says_so():
     assert "17 maj 2024" in normal_text
     # The board has decided here; only the extract is missing, and the text says just that.
     kept_flat = " ".join(kept_text.split())
-    assert "innan protokollsutdraget med beslutet från Socialnämnden är skickat" in kept_flat
+    assert "innan protokollsutdraget med beslutet från Socialnämnden hade skickats" in kept_flat
+    # its own paragraph, between the thanks and what happens next
+    assert "\n\nBidraget kom in innan" in kept_text and "igen.\n\nHärnäst" in kept_text
     assert "nämndens beslut" not in kept_flat
     before_board = payload("contribution_receipt", facts={}, pending={"submitted": submitted})
     before_board_text = text_of(parse(render("contribution_receipt", before_board)))
-    assert "innan nämndens beslut och protokollsutdraget är klara" in " ".join(
+    assert "innan nämndens beslut och protokollsutdraget var klara" in " ".join(
         before_board_text.split()
     )
 
@@ -523,7 +530,7 @@ def test_reminder_for_the_extract_goes_to_the_coordinator_wording():
     parsed = parse(render("reminder", context, date=datetime(2024, 6, 26, 6, 0, tzinfo=UTC)))
 
     assert "Nu är det 2 dagar kvar: protokollsutdraget från Socialnämnden" in text_of(parsed)
-    assert "28 juni 2024" in parsed["Subject"]
+    assert parsed["Subject"].endswith("– senast den 28 juni 2024")
 
 
 def test_the_coordinator_is_told_one_way_to_send_the_extract():
@@ -537,8 +544,11 @@ def test_the_coordinator_is_told_one_way_to_send_the_extract():
         text_of(parse(render("overdue", overdue, date=datetime(2024, 7, 1, 6, tzinfo=UTC)))),
     ]
     for text in (" ".join(t.split()) for t in texts):
-        assert "som PDF" in text and "går det automatiskt till" in text
+        assert "som PDF på sidan för deltagandet (länken nedan) och skicka det därifrån" in text
+        assert "Systemet skickar då utdraget till Kvalitetsutmärkelsen" in text
+        assert "ni behöver inte mejla det" in text
         assert "Skicka det till" not in text and "Skicka utdraget" not in text
+        assert "när ni registrerar" not in text  # the old, circular instruction
 
 
 def test_a_reply_to_the_forwarded_extract_reaches_the_coordinator():
@@ -552,6 +562,15 @@ def test_a_reply_to_the_forwarded_extract_reaches_the_coordinator():
     assert "går svaret till samordnare@stockholm.se, samordnaren för Socialförvaltningen" in (
         " ".join(text_of(forwarded).split())
     )
+    # From the organisation, through the office's own address: not the office writing to itself
+    assert forwarded["From"].addresses[0].display_name == (
+        "Socialförvaltningen via Kvalitetsutmärkelsen"
+    )
+    text = " ".join(text_of(forwarded).split())
+    assert "Kontaktperson: samordnaren för Socialförvaltningen, samordnare@stockholm.se" in text
+    assert "Skickat via Kvalitetsutmärkelsens system på uppdrag av Socialförvaltningen" in text
+    quoted = parse(render("extract_to_award_office", payload("x", organisation='A "B", C')))
+    assert quoted["From"].addresses[0].display_name == 'A "B", C via Kvalitetsutmärkelsen'
     without = parse(render("extract_to_award_office"))  # no coordinator on record
     assert without["Reply-To"] == "kvalitetsutmarkelsen@stockholm.se"
     receipt = parse(render("notification_receipt", payload("x", coordinator_email=coordinator)))
@@ -573,6 +592,7 @@ def test_a_bolag_decides_in_its_styrelse_not_a_namnd():
         ).split()
     )
     assert "Styrelsen kan antingen godkänna" in agenda and "Nämnden kan" not in agenda
+    assert "på föredragningslistan för" in agenda and "dagordning" not in agenda
     assert "styrelsens beslut" in receipt and "nämndens beslut" not in receipt
     forvaltning = " ".join(
         text_of(

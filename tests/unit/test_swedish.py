@@ -17,6 +17,7 @@ from workflow.swedish import (
     hours_span,
     klass,
     klass_or_code,
+    manad,
     paragraf,
     procent,
     tid,
@@ -36,6 +37,13 @@ from workflow.swedish import (
 def test_datum_writes_dates_in_swedish(value: Any, expected: str):
     """Dates read the way the seeds write them: day, Swedish month, year."""
     assert datum(value) == expected
+
+
+def test_manad_names_the_month_of_a_date():
+    """A letter says "i december" from the cycle's own date, never a month written in."""
+    assert manad("2024-12-15") == "december"
+    assert manad(date(2025, 3, 1)) == "mars"
+    assert FILTERS["manad"] is manad
 
 
 def test_klass_names_award_classes_in_swedish():

@@ -35,10 +35,11 @@ _ON_ARRIVAL: Mapping[Stage, tuple[tuple[str, Recipient], ...]] = {
 
 
 def messages_on_creation(*, privately_run: bool) -> tuple[MessageSpec, ...]:
-    """A new entry: a receipt to the unit and, for a city-run unit, an agenda request."""
+    """A new entry: a receipt to the unit and, for a city-run unit, an agenda request (the
+    service sends that one once per organisation and year, see `create_entry`)."""
     specs = [MessageSpec(kind, to, Stage.NOTIFIED) for kind, to in _ON_ARRIVAL[Stage.NOTIFIED]]
     if not privately_run:
-        # Ask the coordinator to put the case on the board's agenda (nämndens dagordning).
+        # Ask the coordinator to put the case on the board's agenda (föredragningslistan).
         specs.append(MessageSpec("agenda_request", Recipient.COORDINATOR, Stage.NOTIFIED))
     return tuple(specs)
 

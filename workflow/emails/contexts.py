@@ -80,9 +80,14 @@ def _site_visit(payload: Mapping[str, Any], today: date | None) -> dict[str, Any
     site_visit_on = payload.get("site_visit_on") or examined.get("site_visit_on")
     if not site_visit_on:
         raise KeyError("site_visit_on")
+    # The examiners assigned when the visit was booked; an older notice names the one the
+    # examination recorded, if any.
+    examiners = [" ".join(str(name).split()) for name in payload.get("examiners") or ()]
+    if not examiners and examined.get("examiner"):
+        examiners = [" ".join(str(examined["examiner"]).split())]
     return {
         "site_visit_on": site_visit_on,
-        "examiner": examined.get("examiner"),
+        "examiners": [name for name in examiners if name],
         # Swedish style "kl. 9.00–12.00"; a notice queued before hours were booked has none.
         "site_visit_hours": swedish.hours_span(payload.get("starts_at"), payload.get("ends_at")),
     }
@@ -147,10 +152,18 @@ _OPTIONAL: Mapping[str, Any] = {
     "coordinator_email": None,  # the organisation's coordinator, when it has one
     "organisation_kind": None,  # forvaltning | bolag: a bolag's decision is its styrelse's
     "case_number": None,  # the entry's diarienummer: every subject then carries "[Dnr …]"
+    "winners_date": None,  # ISO date the jury names the winners (the prize ceremony's day)
+    # Added by the renderer from the settings (see `rendering`), never frozen in a payload.
+    "entry_link": None,
+    "award_office_name": "Kvalitetsutmärkelsen",
+    "award_office_contact": None,
 }
 # The award office's own mail about an organisation's case: a reply goes to that
 # organisation's coordinator, not back to the office.
 _REPLY_TO_COORDINATOR = frozenset({"extract_to_award_office"})
+# Sent by the system for the organisation, not by the award office: From names the
+# organisation ("… via Kvalitetsutmärkelsen"), and the letter is not signed by the office.
+SENT_FOR_ORGANISATION = frozenset({"extract_to_award_office"})
 # Names that appear in subjects and single lines: never more than one line.
 _ONE_LINE = ("unit", "organisation", "board", "case_number")
 

@@ -85,6 +85,8 @@ class Letter:
     html: str
     date: datetime
     message_id: str
+    # The From header when it is not the settings' own (a notice sent for an organisation).
+    from_header: str | None = None
 
 
 def message_id_for(key: str, domain: str) -> str:
@@ -104,7 +106,7 @@ def as_message(
 ) -> EmailMessage:
     """The letter as an `EmailMessage`: text and HTML (and the invitation), then attachments."""
     message = EmailMessage(policy=POLICY)
-    message["From"] = settings.mail_from
+    message["From"] = letter.from_header or settings.mail_from
     message["To"] = letter.recipient
     message["Reply-To"] = letter.reply_to
     message.set_raw("Subject", _encoded_subject(letter.subject))
@@ -131,7 +133,7 @@ def alternative_bytes(letter: Letter, settings: Settings) -> bytes:
     subject = "\r\n".join(_encoded_subject(letter.subject).splitlines())
     return b"".join(
         (
-            _folded("From", settings.mail_from),
+            _folded("From", letter.from_header or settings.mail_from),
             _folded("To", letter.recipient),
             _folded("Reply-To", letter.reply_to),
             f"Subject: {subject}\r\n".encode("ascii"),

@@ -11,7 +11,9 @@ import re
 import textwrap
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from email.headerregistry import Address
 from email.message import EmailMessage
+from email.utils import getaddresses
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from workflow import swedish
 from workflow.domain.calendar import STOCKHOLM
-from workflow.emails.contexts import context_for
+from workflow.emails.contexts import SENT_FOR_ORGANISATION, context_for
 from workflow.emails.mime import (
     Attachment,
     CalendarPart,
@@ -100,7 +102,16 @@ def _template_context(
     payload = {**context}
     if not payload.get("award_office_email"):
         payload["award_office_email"] = settings.mail_reply_to
-    return context_for(kind, payload, today=date.astimezone(STOCKHOLM).date())
+    full = context_for(kind, payload, today=date.astimezone(STOCKHOLM).date())
+    # Read from the settings as the letter is written, not frozen in the payload, so a message
+    # queued before the address was set (or changed) links to where the service is now.
+    entry_id = context.get("entry_id")
+    full["entry_link"] = settings.entry_url(int(entry_id)) if entry_id else None
+    full["award_office_name"] = (
+        " ".join(settings.award_office_name.split()) or "Kvalitetsutmärkelsen"
+    )
+    full["award_office_contact"] = " ".join(settings.award_office_contact.split()) or None
+    return full
 
 
 def _render_subject(kind: str, full: Mapping[str, Any], text_env: Any) -> str:
@@ -139,6 +150,7 @@ def _write_letter(
     reply_to = full["reply_address"] or settings.mail_reply_to
     refuse_line_breaks("svarsadress", reply_to)
     return Letter(
+        from_header=_from_header(kind, full, settings),
         recipient=recipient,
         reply_to=reply_to,
         subject=subject,
@@ -147,6 +159,17 @@ def _write_letter(
         date=date,
         message_id=message_id_for(key, settings.message_id_domain),
     )
+
+
+def _from_header(kind: str, context: Mapping[str, Any], settings: Settings) -> str | None:
+    """The award office's own address, named for the organisation the system writes for
+    ("Socialförvaltningen via Kvalitetsutmärkelsen"): the extract is the organisation's
+    notice to the office, so the office is not shown writing to itself. None: the usual From."""
+    if kind not in SENT_FOR_ORGANISATION:
+        return None
+    name, address = getaddresses([settings.mail_from])[0]
+    office = name or settings.award_office_name
+    return str(Address(display_name=f"{context['organisation']} via {office}", addr_spec=address))
 
 
 def render_email(

@@ -27,6 +27,9 @@ from workflow.models import Cycle, Entry, Organisation, Reminder, Unit
 DOCUMENT_IDS = "attachments"  # uploaded documents, by id: stored once, never changed
 MADE_FILES = "made_files"  # files made for the message when it was queued, inline
 INVITATION = "invitation_ics"  # the site-visit invitation (METHOD:REQUEST), inline
+# Rows whose key starts so are queued once however many changes ask for them: an insert
+# that finds the key taken writes nothing (`workflow.writes`).
+ONCE_PER_KEY = "agenda/"
 
 
 def address_for(recipient: Recipient, unit: Unit, organisation: Organisation, cycle: Cycle) -> str:
@@ -64,6 +67,8 @@ def message_context(
         "extract_deadline": entry_deadline(cycle.extract_deadline, entry.extract_until).isoformat(),
         "privately_run": unit.privately_run,
         "case_number": entry.case_number,  # every subject about the entry carries it
+        # The letters name the month from the cycle's own dates, never a month written in.
+        "winners_date": cycle.winners_date.isoformat(),
     }
 
 
@@ -114,9 +119,18 @@ def entry_message_rows(
             **_inline_files((made_files or {}).get(spec.kind, [])),
             **(extra or {}),
         }
-        key = f"entry/{entry.id}/v{entry.version}/{spec.kind}"
+        key = message_key(spec.kind, entry, organisation, cycle)
         rows.append(_row(key, entry.id, "email", spec.kind, address, payload, now))
     return rows
+
+
+def message_key(kind: str, entry: Entry, organisation: Organisation, cycle: Cycle) -> str:
+    """The outbox key of an entry's message. The agenda request is the organisation's, one a
+    year whichever unit registers first: its key says so, and a second insert of it is
+    skipped (see `ONCE_PER_KEY`), so two registrations at once cannot both queue one."""
+    if kind == "agenda_request":
+        return f"{ONCE_PER_KEY}{organisation.id}/{cycle.year}"
+    return f"entry/{entry.id}/v{entry.version}/{kind}"
 
 
 def reminder_message_row(

@@ -48,7 +48,17 @@ from workflow.domain.stages import (
     parse_stage,
     plan_transition,
 )
-from workflow.models import MAX_ID, Cycle, Document, Entry, Organisation, Unit
+from workflow.models import (
+    MAX_ID,
+    Cycle,
+    Document,
+    Entry,
+    ExaminerAssignment,
+    Organisation,
+    OutboxMessage,
+    Unit,
+    User,
+)
 from workflow.outbox.rows import entry_message_rows, files_made_on_queueing
 from workflow.services._change import change_of, history_row, settle, stale_version, write_change
 from workflow.services._rows import insert_or_conflict
@@ -106,6 +116,8 @@ def create_entry(
         history_row(entry_id, 1, None, Stage.NOTIFIED, actor=actor, at=now, note=None, data=created)
     ]
     specs = messages_on_creation(privately_run=unit.privately_run)
+    if not _agenda_request_wanted(session, organisation, cycle, now):
+        specs = tuple(spec for spec in specs if spec.kind != "agenda_request")
     outbox = message_rows(session, entry, unit, organisation, cycle, specs, now=now)
     outbox += webhooks.transition_event_rows(
         session, entry_id=entry_id, events=[(1, None, Stage.NOTIFIED.value)], actor=actor, at=now
@@ -114,6 +126,31 @@ def create_entry(
     change.reminders = reminders.reminder_changes(session.connection(), entry, unit, cycle, now)
     write_change(session, change, entry)
     return entry
+
+
+def _agenda_request_wanted(
+    session: Session, organisation: Organisation, cycle: Cycle, now: datetime
+) -> bool:
+    """One agenda request per organisation and year, and none once the year's extract
+    deadline has passed: the board's one case covers every unit that registers. (Its outbox
+    key names the organisation and year, so two registrations at once still queue one.)"""
+    if now.astimezone(STOCKHOLM).date() > cycle.extract_deadline:
+        return False
+    # From the organisation's units (indexed) to their entries and each entry's outbox rows
+    # (indexed by entry): a few rows, however long the outbox is.
+    earlier = session.exec(
+        select(OutboxMessage.id)
+        .select_from(Unit)
+        .join(Entry, col(Entry.unit_id) == Unit.id)
+        .join(OutboxMessage, col(OutboxMessage.entry_id) == Entry.id)
+        .where(
+            OutboxMessage.kind == "agenda_request",
+            Unit.organisation_id == organisation.id,
+            Entry.cycle_id == cycle.id,
+        )
+        .limit(1)
+    ).first()
+    return earlier is None
 
 
 def _notifies_for(acting: Actor, unit: Unit) -> bool:
@@ -434,7 +471,7 @@ def schedule_site_visit(
     ]
     facts = {**entry.facts, "site_visit": booked}
     settle(entry, stage, version + 1, facts, entry.pending, now)
-    extra: dict[str, Any] = dict(booked)
+    extra: dict[str, Any] = {**booked, "examiners": _examiner_names(session, entry_id)}
     if unit.contact_email:  # no address: no e-mail, so no invitation either
         # Stored with the message, so a retry sends exactly the same invitation.
         extra["invitation_ics"] = feeds.site_visit_invitation(
@@ -452,6 +489,18 @@ def schedule_site_visit(
     )
     write_change(session, change_of(entry, version, history, outbox), entry)
     return entry
+
+
+def _examiner_names(session: Session, entry_id: int) -> list[str]:
+    """The names of the examiners assigned to the entry: the site-visit notice names them."""
+    return list(
+        session.exec(
+            select(User.name)
+            .join(ExaminerAssignment, col(ExaminerAssignment.user_id) == User.id)
+            .where(ExaminerAssignment.entry_id == entry_id)
+            .order_by(col(User.name))
+        ).all()
+    )
 
 
 def _check_visit_day(on: date, entry: Entry, cycle: Cycle) -> None:
