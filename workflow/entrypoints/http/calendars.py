@@ -77,13 +77,14 @@ def calendar_feed(
         if organisation_id not in (None, feed_token.organisation_id):
             raise feed_not_found()
         organisation_id = feed_token.organisation_id
-    feed = feeds.calendar_feed(session, organisation_id=organisation_id, now=now())
+    moment = now()
+    feed = feeds.calendar_feed(session, organisation_id=organisation_id, now=moment)
     headers = {
         "Content-Disposition": 'inline; filename="kvalitetsutmarkelsen.ics"',
         "Cache-Control": "private, max-age=300",
-        **validators(feed.etag, feed.last_modified),
+        **validators(feed.etag, feed.last_modified, moment),
     }
-    if not_modified(request, feed.etag, feed.last_modified):
+    if not_modified(request, feed.etag, feed.last_modified, moment):
         headers.pop("Content-Disposition")
         return Response(status_code=304, headers=headers)
     return Response(content=feed.body, media_type=CALENDAR_MEDIA_TYPE, headers=headers)
