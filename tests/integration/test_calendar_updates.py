@@ -19,7 +19,7 @@ from workflow.db import transaction
 from workflow.models import CalendarEvent, Entry, OutboxMessage
 from workflow.services.corrections import set_case_number
 from workflow.services.extensions import extend_deadline
-from workflow.services.registry import update_cycle
+from workflow.services.registry import update_cycle, update_unit
 
 VISIT = date(2024, 9, 12)  # a Thursday
 REBOOKED = date(2024, 9, 19)
@@ -230,3 +230,25 @@ def test_visit_published_before_the_record_keeps_its_sequence(engine: Engine) ->
 
     assert visit.decoded("SEQUENCE") == version_of(engine, entry_id)
     assert visit.decoded("LAST-MODIFIED") == at(2)
+
+
+def test_renamed_unit_moves_its_visit_at_the_next_fetch(engine: Engine) -> None:
+    """A unit's new name changes its visit's title and place: the next feed publishes it
+    with SEQUENCE one higher, LAST-MODIFIED then, and the fetch after that is the same."""
+    entry_id = submitted_private_entry(engine)
+    book(engine, entry_id, VISIT, at(1))
+    before = events(engine, at(2))[visit_uid(entry_id)]
+    with transaction(engine) as session:
+        entry = session.get(Entry, entry_id)
+        assert entry is not None
+        update_unit(
+            session, unit_id=entry.unit_id, now=at(3), changes={"name": "Förskolan Lärkan"},
+            note="Enheten har bytt namn.",
+        )  # fmt: skip
+    renamed = feed_bytes(engine, at(4))
+    after = events(engine, at(5))[visit_uid(entry_id)]
+
+    assert "Förskolan Lärkan" in str(after["SUMMARY"])
+    assert after.decoded("SEQUENCE") == before.decoded("SEQUENCE") + 1
+    assert after.decoded("LAST-MODIFIED") == at(4)
+    assert feed_bytes(engine, at(6)) == renamed
