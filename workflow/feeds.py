@@ -1,11 +1,14 @@
 """iCalendar (RFC 5545): the subscribable feeds and the site-visit invitation.
 
 A feed holds, for every cycle, the deadlines, the winners' day and the ceremony in Stadshuset,
-and for every entry (of one organisation, or of the whole city) its board meeting and its site
-visit. Timed events are in Europe/Stockholm with a VTIMEZONE; all-day events are DATE values.
-Every event has a UID derived from what it is (`site-visit-41@kvalitet.stockholm.se`), so a
-calendar app that fetches the feed again updates its events instead of adding copies, and the
-invitation e-mailed for a site visit is the same event as the one in the feed.
+and for every entry (of one organisation, or of the whole city) its board meeting, the days it
+was given instead of the cycle's, and its site visit. Timed events are in Europe/Stockholm with
+a VTIMEZONE; all-day events are DATE values. Every event has a UID derived from what it is
+(`site-visit-41@kvalitet.stockholm.se`), so a calendar app that fetches the feed again updates
+its events instead of adding copies, and the invitation e-mailed for a site visit (and its
+cancellation) is the same event as the one in the feed. SEQUENCE and LAST-MODIFIED are the
+event's as recorded (`workflow.calendar_events`), and DTSTAMP in a feed is LAST-MODIFIED, so the
+feed's bytes (and its ETag) stay the same until an event changes.
 
 A calendar app cannot log in, so a feed is reached with a random token in its URL; the tokens'
 use cases are in `workflow.services.operations`.
