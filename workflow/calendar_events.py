@@ -15,7 +15,7 @@ so no copy of an event ever goes out under a SEQUENCE that another copy used for
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -30,6 +30,7 @@ from workflow.models import CalendarEvent
 # What an attendee would notice: a change of any of these is a new version of the event.
 FINGERPRINTED = ("DTSTART", "DTEND", "SUMMARY", "LOCATION", "STATUS")
 _TABLE = CalendarEvent.__table__  # type: ignore[attr-defined]
+_CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -59,15 +60,23 @@ def record(
     *,
     now: datetime,
     first_sequence: Mapping[str, int] | None = None,
+    recorded: Mapping[str, CalendarEvent] | None = None,
 ) -> dict[str, Issued]:
     """Record `events` as published now, by UID: a new one at SEQUENCE 0 (or its
     `first_sequence`, for an event published before this record was kept), a changed one one
     SEQUENCE higher, an unchanged one as it was. Safe against a racing writer: an insert or
-    update another transaction made first is kept, and its values returned."""
+    update another transaction made first is kept, and its values returned.
+
+    `recorded` (from `read`, before the data the events were made of was read) is what they
+    are compared with; without it, the record is read now, which is right only when a racing
+    change of that data cannot commit in between (the caller's compare-and-set or lock)."""
     if not events:
         return {}
     prints = {str(event["UID"]): fingerprint(event) for event in events}
-    stored = _read(session, prints)
+    if recorded is None:
+        stored = read(session, prints)
+    else:
+        stored = {uid: recorded[uid] for uid in prints if uid in recorded}
     written = False
     now = now.astimezone(UTC)
     for uid, print_ in prints.items():
@@ -85,21 +94,26 @@ def record(
             )
             written = True
     if written:
-        stored = _read(session, prints)
+        stored = read(session, prints)
     return {uid: Issued(row.sequence, row.last_modified) for uid, row in stored.items()}
 
 
-def _read(session: Session, uids: Mapping[str, str]) -> dict[str, CalendarEvent]:
-    rows = session.connection().execute(sa_select(_TABLE).where(_TABLE.c.uid.in_(list(uids))))
-    return {
-        row.uid: CalendarEvent(
-            uid=row.uid,
-            sequence=row.sequence,
-            fingerprint=row.fingerprint,
-            last_modified=row.last_modified,
-        )
-        for row in rows
-    }
+def read(session: Session, uids: Iterable[str]) -> dict[str, CalendarEvent]:
+    """The recorded rows of `uids`, a thousand at a time (a whole city's feed names more
+    than a database takes as parameters of one statement)."""
+    wanted = list(uids)
+    found: dict[str, CalendarEvent] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        rows = session.connection().execute(sa_select(_TABLE).where(_TABLE.c.uid.in_(chunk)))
+        for row in rows:
+            found[row.uid] = CalendarEvent(
+                uid=row.uid,
+                sequence=row.sequence,
+                fingerprint=row.fingerprint,
+                last_modified=row.last_modified,
+            )
+    return found
 
 
 def _insert_new(session: Session, uid: str, sequence: int, print_: str, now: datetime) -> None:

@@ -140,6 +140,18 @@ def site_visit_uid(entry_id: int) -> str:
     return event_uid("site-visit", entry_id)
 
 
+# Every kind of event a cycle and an entry can have, by the first part of its UID.
+CYCLE_EVENTS = ("contribution-deadline", "extract-deadline", "winners-day", "ceremony")
+ENTRY_EVENTS = ("board-meeting", "contribution-extension", "extract-extension", "site-visit")
+
+
+def possible_uids(years: Iterable[int], entry_ids: Iterable[int | None]) -> list[str]:
+    """The UIDs the events of these cycles and entries can have (not all exist)."""
+    return [event_uid(kind, year) for year in years for kind in CYCLE_EVENTS] + [
+        event_uid(kind, entry_id or 0) for entry_id in entry_ids for kind in ENTRY_EVENTS
+    ]
+
+
 def fact_date(facts: Mapping[str, Mapping[str, Any]], stage: str, name: str) -> date | None:
     """A date recorded with `stage` (ISO text in the entry's facts), or None."""
     value = (facts.get(stage) or {}).get(name)
@@ -342,7 +354,10 @@ def record_entry_events(
 def record_cycle_events(session: Session, cycle: Cycle, *, now: datetime) -> None:
     """Record the cycle's events and its entries' own days as they are now (call it in the
     transaction that moves the cycle's dates)."""
-    calendar_events.record(session, cycle_events(cycle), now=now)
+    calendar_events.record(session, cycle_events(cycle), now=now)  # the cycle row is locked
+    # What was recorded is read before the entries it is compared with (see `calendar_feed`).
+    entry_ids = session.exec(select(Entry.id).where(Entry.cycle_id == cycle.id)).all()
+    recorded = calendar_events.read(session, possible_uids((), entry_ids))
     rows = session.exec(
         select(Entry, Unit, Organisation)
         .join(Unit, col(Unit.id) == Entry.unit_id)
@@ -354,7 +369,8 @@ def record_cycle_events(session: Session, cycle: Cycle, *, now: datetime) -> Non
         .order_by(col(Entry.id))
     ).all()
     for entry, unit, organisation in rows:  # an extension the cycle's new date overtook
-        record_entry_events(session, entry, unit, organisation, cycle, now=now)
+        events = entry_events(entry, unit, organisation, cycle)
+        calendar_events.record(session, events, now=now, recorded=recorded)
 
 
 def _calendar(method: str, name: str | None = None) -> Calendar:
@@ -400,6 +416,15 @@ def calendar_feed(session: Session, *, organisation_id: int | None, now: datetim
             raise feed_not_found()
         name = f"{CALENDAR_NAME} – {organisation.name}"
     stamp = now.astimezone(UTC)
+    # What was recorded is read before what the events are made of: a difference found is then
+    # a change the record has not seen yet, never a record newer than the data it is compared
+    # with (PostgreSQL reads each statement at its own moment; a change committing between two
+    # reads would otherwise have its event recorded back as it was before).
+    ids = select(Entry.id).join(Unit, col(Unit.id) == Entry.unit_id)
+    if organisation_id is not None:
+        ids = ids.where(Unit.organisation_id == organisation_id)
+    years = session.exec(select(Cycle.year)).all()
+    recorded = calendar_events.read(session, possible_uids(years, session.exec(ids).all()))
     cycles = session.exec(select(Cycle).order_by(col(Cycle.year))).all()
     query = (
         select(Entry, Unit, Organisation, Cycle)
@@ -415,7 +440,9 @@ def calendar_feed(session: Session, *, organisation_id: int | None, now: datetim
     for entry, unit, owner, cycle in session.exec(query).all():
         events.extend(entry_events(entry, unit, owner, cycle))
         first.update(first_sequences(entry))
-    issued = calendar_events.record(session, events, now=stamp, first_sequence=first)
+    issued = calendar_events.record(
+        session, events, now=stamp, first_sequence=first, recorded=recorded
+    )
     for event in events:
         calendar_events.stamp(event, issued[str(event["UID"])])
 
