@@ -387,3 +387,19 @@ class Webhook(SQLModel, table=True):
     active: bool = True
     created_by: str
     created_at: datetime = Field(sa_column=_utc_column())
+
+
+class CalendarEvent(SQLModel, table=True):
+    """An event the calendars have published (in a feed or an invitation), as last published.
+
+    SEQUENCE (RFC 5545 §3.8.7.4) rises by one each time what the event says (its times, title,
+    place or status, summed up by `fingerprint`) changes, and at no other time; LAST-MODIFIED
+    is when that happened. Written in the transaction of the change that moves the event.
+    """
+
+    __tablename__ = "calendar_event"
+
+    uid: str = Field(primary_key=True)
+    sequence: int
+    fingerprint: str  # sha256 of DTSTART, DTEND, SUMMARY, LOCATION and STATUS as published
+    last_modified: datetime = Field(sa_column=_utc_column())

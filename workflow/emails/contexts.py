@@ -75,6 +75,7 @@ def _contribution(payload: Mapping[str, Any], today: date | None) -> dict[str, A
 
 
 @_email("site_visit_notice")
+@_email("site_visit_cancelled")
 def _site_visit(payload: Mapping[str, Any], today: date | None) -> dict[str, Any]:
     examined = payload["facts"].get("examined", {})
     site_visit_on = payload.get("site_visit_on") or examined.get("site_visit_on")

@@ -59,9 +59,11 @@ class Attachment:
 
 @dataclass(frozen=True)
 class CalendarPart:
-    """An iCalendar invitation (VCALENDAR with METHOD:REQUEST), added as text/calendar."""
+    """An iCalendar invitation (VCALENDAR with METHOD:REQUEST), or its cancellation
+    (METHOD:CANCEL), added as text/calendar with the same method."""
 
     ics: str
+    method: str = "REQUEST"
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,9 @@ def as_message(
     message.set_content(letter.text)
     message.add_alternative(letter.html, subtype="html")
     if calendar is not None:
-        message.add_alternative(calendar.ics, subtype="calendar", params={"method": "REQUEST"})
+        message.add_alternative(
+            calendar.ics, subtype="calendar", params={"method": calendar.method}
+        )
     for attachment in attachments:
         _add_attachment(message, attachment)
     return message

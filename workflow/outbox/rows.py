@@ -26,7 +26,7 @@ from workflow.models import Cycle, Entry, Organisation, Reminder, Unit
 # The payload keys of a message's frozen parts (see `workflow.outbox`, "Frozen when queued").
 DOCUMENT_IDS = "attachments"  # uploaded documents, by id: stored once, never changed
 MADE_FILES = "made_files"  # files made for the message when it was queued, inline
-INVITATION = "invitation_ics"  # the site-visit invitation (METHOD:REQUEST), inline
+INVITATION = "invitation_ics"  # the site-visit invitation (METHOD:REQUEST or CANCEL), inline
 # Rows whose key starts so are queued once however many changes ask for them: an insert
 # that finds the key taken writes nothing (`workflow.writes`).
 ONCE_PER_KEY = "agenda/"
@@ -240,6 +240,9 @@ def made_files_of(payload: Mapping[str, Any]) -> list[Attachment]:
 
 
 def invitation_of(payload: Mapping[str, Any]) -> CalendarPart | None:
-    """The site-visit notice carries its invitation (METHOD:REQUEST) when one was stored."""
+    """The site-visit notice carries its invitation (METHOD:REQUEST) when one was stored, the
+    notice of a cancelled visit its cancellation (METHOD:CANCEL)."""
     ics = payload.get(INVITATION)
-    return CalendarPart(ics=ics) if isinstance(ics, str) and ics else None
+    if not isinstance(ics, str) or not ics:
+        return None
+    return CalendarPart(ics=ics, method="CANCEL" if "\r\nMETHOD:CANCEL\r\n" in ics else "REQUEST")

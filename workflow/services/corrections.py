@@ -36,6 +36,7 @@ from workflow.domain.errors import (
 from workflow.domain.stages import STAGE_LABELS_SV, Stage, check_stage_data
 from workflow.models import BoardReportCase, Cycle, Entry, Organisation
 from workflow.services._audit import record_audit
+from workflow.services._calendar import calendar_before, calendar_change_rows
 from workflow.services._change import (
     change_of,
     history_row,
@@ -260,9 +261,13 @@ def _write_correction(
         history_row(entry_id, version + 1, stage, stage, actor=actor, at=now, note=note, data=data)
     ]
     new_facts, new_pending = facts if facts is not None else (entry.facts, entry.pending)
+    calendar = calendar_before(entry)
     settle(entry, stage, version + 1, new_facts, new_pending, now)
     settle_columns(entry, columns)
-    write_change(session, change_of(entry, version, history, []), entry, columns)
+    outbox = calendar_change_rows(
+        session, entry, loaded.unit, loaded.organisation, loaded.cycle, calendar, now=now
+    )
+    write_change(session, change_of(entry, version, history, outbox), entry, columns)
     record_audit(
         session,
         subject="entry",

@@ -60,6 +60,7 @@ from workflow.models import (
     User,
 )
 from workflow.outbox.rows import entry_message_rows, files_made_on_queueing
+from workflow.services._calendar import calendar_before, calendar_change_rows
 from workflow.services._change import change_of, history_row, settle, stale_version, write_change
 from workflow.services._rows import insert_or_conflict
 from workflow.working_days import is_swedish_working_day
@@ -305,10 +306,14 @@ def advance_entry(
     attachments = _extract_attachments(session, entry_id, plan)
     history = _history_of_plan(entry, plan, actor=actor, at=now, note=note)
     facts, pending = _facts_after(entry, plan)
+    calendar = calendar_before(entry)
     settle(entry, plan.final_stage or state.stage, version + len(history), facts, pending, now)
     specs = messages_for_plan(plan)
     outbox = message_rows(
         session, entry, unit, loaded.organisation, cycle, specs, now=now, document_ids=attachments
+    )
+    outbox += calendar_change_rows(
+        session, entry, unit, loaded.organisation, cycle, calendar, now=now
     )
     if loaded.webhooks_listen:
         events = [
@@ -471,6 +476,8 @@ def schedule_site_visit(
     ]
     facts = {**entry.facts, "site_visit": booked}
     settle(entry, stage, version + 1, facts, entry.pending, now)
+    # Recorded first: the invitation carries the visit's SEQUENCE, raised only if it moved.
+    issued = feeds.record_entry_events(session, entry, unit, organisation, loaded.cycle, now=now)
     extra: dict[str, Any] = {**booked, "examiners": _examiner_names(session, entry_id)}
     if unit.contact_email:  # no address: no e-mail, so no invitation either
         # Stored with the message, so a retry sends exactly the same invitation.
@@ -482,6 +489,7 @@ def schedule_site_visit(
             loaded.cycle.award_office_email,
             unit.contact_email,
             now=now,
+            issued=issued[feeds.site_visit_uid(entry_id)],
         )
     notice = [MessageSpec("site_visit_notice", Recipient.UNIT_CONTACT, Stage.SUBMITTED)]
     outbox = message_rows(

@@ -29,6 +29,7 @@ from workflow.domain.messages import MessageSpec, Recipient
 from workflow.domain.stages import Stage
 from workflow.models import MAX_ID, Entry
 from workflow.services._audit import record_audit
+from workflow.services._calendar import calendar_before, calendar_change_rows
 from workflow.services._change import (
     change_of,
     history_row,
@@ -150,6 +151,7 @@ def _write_extension(
         history_row(entry_id, version + 1, stage, stage, actor=actor, at=now, note=note, data=data)
     ]
     columns = {UNTIL_COLUMN[kind]: until}
+    calendar = calendar_before(entry)
     settle(entry, stage, version + 1, entry.facts, entry.pending, now)
     settle_columns(entry, columns)
     told = [MessageSpec("deadline_extended", _TOLD[kind], stage)]
@@ -160,6 +162,9 @@ def _write_extension(
     }
     outbox = message_rows(
         session, entry, unit, loaded.organisation, cycle, told, now=now, extra=extra
+    )
+    outbox += calendar_change_rows(
+        session, entry, unit, loaded.organisation, cycle, calendar, now=now
     )
     change = change_of(entry, version, history, outbox)
     change.reminders = reminders.reminder_changes(session.connection(), entry, unit, cycle, now)

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from workflow import reminders
+from workflow import feeds, reminders
 from workflow.auth import entry_scope, hash_password, hash_token
 from workflow.db import get_existing
 from workflow.domain import rules
@@ -157,6 +157,7 @@ def update_cycle_deadlines(
     session.add(cycle)
     session.flush()
     reminders.replan_cycle(session, cycle, now)
+    feeds.record_cycle_events(session, cycle, now=now)
     return cycle
 
 
@@ -470,6 +471,7 @@ def update_cycle(
     session.flush()
     if {"contribution_deadline", "extract_deadline", "winners_date"} & changes.keys():
         reminders.replan_cycle(session, cycle, now)
+        feeds.record_cycle_events(session, cycle, now=now)
     record_audit(
         session, subject="cycle", subject_id=cycle.id or 0, action="corrected",
         actor=_actor_name(acting), at=now, changes=changes, note=note or None,

@@ -18,6 +18,7 @@ from workflow import exports, feeds, services
 from workflow.domain.access import Role, may_manage_feed
 from workflow.domain.errors import Forbidden, NotFound, feed_not_found, refusal
 from workflow.domain.rules import EARLIEST_YEAR, LATEST_YEAR
+from workflow.entrypoints.http.caching import not_modified, validators
 from workflow.entrypoints.http.deps import ActorDep, SessionDep, now, require, visible_entry
 from workflow.entrypoints.http.schemas import MAX_ID
 from workflow.models import FeedToken
@@ -63,26 +64,30 @@ class FeedTokenPublic(BaseModel):
     },
 )
 def calendar_feed(
+    request: Request,
     session: SessionDep,
     token: Annotated[str, Query(description="The feed token from the subscription URL.")] = "",
     organisation_id: Annotated[int | None, Query()] = None,
 ) -> Response:
     """The calendar of every cycle's dates, with the board meetings and site visits of one
-    organisation's entries (or of all, with a whole-city token); no login, the token decides."""
+    organisation's entries (or of all, with a whole-city token); no login, the token decides.
+    It answers with ETag and Last-Modified, and 304 to a client that already has it."""
     feed_token = services.resolve_feed_token(session, token)
     if feed_token.organisation_id is not None:
         if organisation_id not in (None, feed_token.organisation_id):
             raise feed_not_found()
         organisation_id = feed_token.organisation_id
-    body = feeds.cycle_calendar(session, organisation_id=organisation_id, now=now())
-    return Response(
-        content=body,
-        media_type=CALENDAR_MEDIA_TYPE,
-        headers={
-            "Content-Disposition": 'inline; filename="kvalitetsutmarkelsen.ics"',
-            "Cache-Control": "private, max-age=300",
-        },
-    )
+    moment = now()
+    feed = feeds.calendar_feed(session, organisation_id=organisation_id, now=moment)
+    headers = {
+        "Content-Disposition": 'inline; filename="kvalitetsutmarkelsen.ics"',
+        "Cache-Control": "private, max-age=300",
+        **validators(feed.etag, feed.last_modified, moment),
+    }
+    if not_modified(request, feed.etag, feed.last_modified, moment):
+        headers.pop("Content-Disposition")
+        return Response(status_code=304, headers=headers)
+    return Response(content=feed.body, media_type=CALENDAR_MEDIA_TYPE, headers=headers)
 
 
 @router.post("/calendar-tokens", status_code=201, response_model=FeedTokenIssued)
