@@ -39,6 +39,10 @@ def require_admin(acting: Actor | None, message: str) -> str:
     return acting.name if acting is not None else OPERATOR
 
 
+def not_found_entry(entry_id: int) -> NotFound:
+    return NotFound((Reason("not_found", f"Posten med id {entry_id} finns inte."),))
+
+
 def cycle_of_year(session: Session, year: int) -> Cycle:
     cycle = session.exec(select(Cycle).where(Cycle.year == year)).first()
     if cycle is None:
