@@ -89,7 +89,7 @@ def _text_reason(label: str, value: str, limit: int) -> Reason | None:
 
 def setting_reasons(scale: Scale, team_size: int) -> list[Reason]:
     reasons = []
-    if scale.low < 0 or scale.high <= scale.low or scale.high - scale.low >= MAX_SCALE_STEPS:
+    if not 0 <= scale.low < scale.high < scale.low + MAX_SCALE_STEPS:
         reasons.append(
             Reason(
                 "invalid_scale",

@@ -37,7 +37,7 @@ from workflow.models import Assessment
 from workflow.services import assessments, consensus, examination
 
 router = APIRouter(
-    prefix="/api/v1", tags=["examination"], responses=documented(401, 403, 404, 409, 422)
+    prefix="/api/v1", tags=["examination"], responses=documented(400, 401, 403, 404, 409, 413, 422)
 )
 YearInPath = Annotated[int, Path(ge=1, le=9999)]
 EntryInPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
