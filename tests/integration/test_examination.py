@@ -211,3 +211,43 @@ def test_another_examiner_cannot_open_the_entry(engine: Engine) -> None:
     assert codes == ["not_found"]
     with transaction(engine) as session:
         assert session.exec(select(User).where(User.name == "nils")).one()
+
+
+def test_the_upgrade_makes_earlier_free_text_examinations_consensus_summaries(
+    database_url: str,
+) -> None:
+    """Entries examined before 0009e kept an examiner's name, a site visit and the feedback
+    as free text; after the upgrade each has a submitted consensus whose summary holds them."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import update
+
+    from workflow import db
+    from workflow.db import make_engine
+    from workflow.models import Consensus
+
+    engine = make_engine(database_url)
+    try:
+        db.upgrade_schema(engine)
+        entry = seed_entry(engine)
+        facts = {
+            "examined": {"site_visit_on": "2021-09-14", "examiner": "Eva Ek"},
+            "feedback": {"strengths": "Delaktighet", "development_areas": "Mätning"},
+        }
+        with transaction(engine) as session:
+            session.execute(update(Entry).where(Entry.id == entry.id).values(facts=facts))  # type: ignore[arg-type]
+        with engine.begin() as connection:
+            config = Config()
+            config.set_main_option("script_location", str(db.MIGRATIONS_DIR))
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0008")
+        db.upgrade_schema(engine)
+        with transaction(engine) as session:
+            row = session.exec(select(Consensus)).one()
+        assert row.entry_id == entry.id and row.status == "submitted"
+        assert row.summary == (
+            "Examinator: Eva Ek\n\nPlatsbesök: 2021-09-14\n\nStyrkor: Delaktighet"
+            "\n\nUtvecklingsområden: Mätning"
+        )
+    finally:
+        engine.dispose()

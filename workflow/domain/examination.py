@@ -89,11 +89,11 @@ def _text_reason(label: str, value: str, limit: int) -> Reason | None:
 
 def setting_reasons(scale: Scale, team_size: int) -> list[Reason]:
     reasons = []
-    if not 0 <= scale.low < scale.high < scale.low + MAX_SCALE_STEPS:
+    if not 0 <= scale.low < scale.high <= min(scale.low + MAX_SCALE_STEPS - 1, 100):
         reasons.append(
             Reason(
                 "invalid_scale",
-                f"Skalan måste gå från ett lägre till ett högre heltal (0 eller mer), "
+                f"Skalan måste gå från ett lägre till ett högre heltal mellan 0 och 100, "
                 f"med högst {MAX_SCALE_STEPS} steg.",
             )
         )
