@@ -12,11 +12,13 @@ from datetime import UTC, date, datetime
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import Engine
+from sqlmodel import col, select
 
 from tests.e2e.conftest import LiveServer
 from tests.e2e.test_web_years import no_violations, unit_spec
 from workflow import services
 from workflow.db import make_engine, transaction
+from workflow.models import User
 from workflow.services import examination
 
 ADMIN = ("kansliet", "kansliet-lösen-1")
@@ -88,8 +90,8 @@ def assess(page: Page, axe_source: str, score: str, *, submit: bool = True) -> N
     page.get_by_label("Dag för platsbesöket (ÅÅÅÅ-MM-DD)").fill("2027-09-14")
     page.get_by_label("Antal intervjuade: chefen").fill("1")
     page.get_by_label("Antal intervjuade: medarbetare").fill("4")
-    for select in page.get_by_label("Poäng (1–5)").all():
-        select.select_option(score)
+    for score_field in page.get_by_label("Poäng (1–5)").all():
+        score_field.select_option(score)
     page.get_by_label("Styrkor").first.fill("Tydliga mål som alla känner till.")
     page.get_by_label("Utvecklingsområden").first.fill("Mät brukarnas nöjdhet oftare.")
     no_violations(page, axe_source)
@@ -143,10 +145,43 @@ def test_two_examiners_assess_and_the_lead_reaches_consensus(
     page.get_by_role("button", name="Fastställ konsensus").click()  # nothing filled in yet
     expect(page.get_by_role("alert")).to_contain_text("Ange poäng för 'Ledarskap'")
     no_violations(page, axe_source)
-    for select in page.get_by_label("Poäng (1–5)").all():
-        select.select_option("3")
+    for score_field in page.get_by_label("Poäng (1–5)").all():
+        score_field.select_option("3")
     page.get_by_label("Sammanfattning").fill("Ett genomtänkt kvalitetsarbete med tydlig ledning.")
     page.get_by_role("button", name="Fastställ konsensus").click()
     expect(page.get_by_role("status")).to_contain_text("Konsensus är fastställd")
     expect(page.get_by_text("Examinerad").first).to_be_visible()
     no_violations(page, axe_source)
+
+
+def test_only_the_team_opens_the_forms_and_the_admin_reopens_with_a_reason(
+    world: World, page: Page, axe_source: str
+) -> None:
+    """Sara (not in the team) finds no such entry; Olle's submitted assessment is reopened by
+    the admin from the consensus page, with why, and Olle may change it again."""
+    with transaction(world.engine) as session:
+        examiners = session.exec(select(User).where(col(User.role) == "examiner")).all()
+        ids = {u.name: u.id or 0 for u in examiners}
+        examination.set_team(
+            session, entry_id=world.entry_id, members=[ids["lena"], ids["olle"]],
+            lead=ids["lena"], acting=None, now=NOW,
+        )  # fmt: skip
+    log_in(page, world.server, SARA)
+    response = page.goto(f"{world.server.url}/entries/{world.entry_id}/assessment")
+    assert response is not None and response.status == 404
+    log_in(page, world.server, OLLE)
+    page.goto(f"{world.server.url}/entries/{world.entry_id}/assessment")
+    assess(page, axe_source, "3")
+    log_in(page, world.server, ADMIN)
+    page.goto(f"{world.server.url}/entries/{world.entry_id}/consensus")
+    expect(page.get_by_text("olle: inlämnad")).to_be_visible()
+    no_violations(page, axe_source)
+    page.get_by_role("button", name="Öppna bedömningen igen").click()  # no reason given
+    page.get_by_label("Varför bedömningen öppnas igen").fill("Poängen behöver ses över.")
+    page.get_by_role("button", name="Öppna bedömningen igen").click()
+    expect(page.get_by_role("status")).to_contain_text("Bedömningen är öppnad igen")
+    expect(page.get_by_text("olle: utkast")).to_be_visible()
+    no_violations(page, axe_source)
+    log_in(page, world.server, OLLE)
+    page.goto(f"{world.server.url}/entries/{world.entry_id}/assessment")
+    expect(page.get_by_role("button", name="Lämna in bedömningen")).to_be_visible()

@@ -251,3 +251,20 @@ def test_the_upgrade_makes_earlier_free_text_examinations_consensus_summaries(
         )
     finally:
         engine.dispose()
+
+
+def test_a_class_that_cannot_be_filled_gets_no_team_at_all(engine: Engine) -> None:
+    """Two entries, one examiner free of jäv for each: neither team can reach two, so the
+    refusal names them and nobody is assigned anywhere."""
+    first = _submitted_entry(engine)
+    seed_entry(engine, name="Hemtjänsten Norr", organisation="Äldreförvaltningen")
+    pool = [_examiner(engine, "lena").user_id]
+    codes = _refused(
+        engine,
+        lambda s: examination.assign_class(
+            s, year=2024, award_class="socialtjanst", pool=pool, acting=None, now=NOW
+        ),
+    )
+    assert codes == ["too_few_examiners"]
+    with transaction(engine) as session:
+        assert examination.team_of(session, first) == []
