@@ -151,6 +151,8 @@ def test_two_examiners_assess_and_the_lead_reaches_consensus(
     page.get_by_role("button", name="Fastställ konsensus").click()
     expect(page.get_by_role("status")).to_contain_text("Konsensus är fastställd")
     expect(page.get_by_text("Examinerad").first).to_be_visible()
+    team = page.get_by_role("region", name="Examinatorer")
+    expect(team).to_contain_text("lena (Kulturförvaltningen) (huvudexaminator)")
     no_violations(page, axe_source)
 
 
