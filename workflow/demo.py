@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from workflow import services
 from workflow.domain.calendar import STOCKHOLM
 from workflow.models import Cycle, Entry, Organisation, Unit, User
+from workflow.services import examination
 from workflow.services.next_year import copy_cycle
 
 ACTOR = "demo"
@@ -89,6 +90,9 @@ def load_demo(session: Session, *, now: datetime) -> list[int]:
                 winners_date=winners,
             )
     _ensure_current_cycles(session, now)
+    for year in session.exec(select(Cycle.year)).all():
+        # A suggestion, labelled as one on the criteria page: the office edits it at will.
+        examination.seed_default_criteria(session, year=year, now=now)
     organisation_ids: dict[str, int] = {}
     for name, board in _ORGANISATIONS.items():
         found = session.exec(select(Organisation).where(Organisation.name == name)).first()

@@ -312,6 +312,62 @@ class ExaminerAssignment(SQLModel, table=True):
     user_id: int = Field(foreign_key="app_user.id", index=True)
     assigned_by: str
     created_at: datetime = Field(sa_column=_utc_column())
+    # The lead examiner (huvudexaminator) writes the team's consensus.
+    lead: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+
+
+class ExaminationSetting(SQLModel, table=True):
+    """A cycle's scoring scale and team size; a cycle without a row has the defaults."""
+
+    __tablename__ = "examination_setting"
+
+    cycle_id: int = Field(foreign_key="cycle.id", primary_key=True)
+    score_min: int = 1
+    score_max: int = 5
+    examiners_per_entry: int = 2
+
+
+class AssessmentCriterion(SQLModel, table=True):
+    """One criterion (bedömningsgrund) of a cycle, in the order the forms show them."""
+
+    __tablename__ = "assessment_criterion"
+    __table_args__ = (UniqueConstraint("cycle_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    position: int
+    name: str
+    description: str = ""
+
+
+class Assessment(SQLModel, table=True):
+    """One examiner's assessment of an entry: per criterion (by id, as text) a score,
+    strengths and development areas; the site visit and the interviews held."""
+
+    __table_args__ = (UniqueConstraint("entry_id", "examiner_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int = Field(foreign_key="entry.id", index=True)
+    examiner_id: int = Field(foreign_key="app_user.id", index=True)
+    status: str = "draft"  # draft | submitted
+    criteria: dict[str, Any] = Field(sa_column=_json_column())
+    site_visit_on: date | None = None
+    interviews: dict[str, Any] = Field(sa_column=_json_column())
+    updated_at: datetime = Field(sa_column=_utc_column())
+    submitted_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class Consensus(SQLModel, table=True):
+    """The team's joint assessment of an entry, written by the lead examiner."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int = Field(foreign_key="entry.id", unique=True)
+    status: str = "draft"  # draft | submitted
+    criteria: dict[str, Any] = Field(sa_column=_json_column())
+    summary: str = ""
+    written_by: str
+    updated_at: datetime = Field(sa_column=_utc_column())
+    submitted_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
 
 
 class WebSession(SQLModel, table=True):

@@ -29,6 +29,7 @@ from workflow.domain.access import Actor, Role
 from workflow.domain.rules import AWARD_CLASSES
 from workflow.domain.stages import TERMINAL_STAGES, Stage
 from workflow.models import Cycle, Entry, ExaminerAssignment, Organisation, OutboxMessage, Unit
+from workflow.queries.examination import examiner_tasks
 
 LIMIT = 25  # items shown; the count says how many there are
 
@@ -183,32 +184,27 @@ def _examiner(session: Session, actor: Actor, cycle: Cycle, dialect: str) -> lis
             col(Entry.stage).in_([Stage.SUBMITTED.value, Stage.EXAMINED.value]),
         )
     ).all()
+    submitted = [r[0] for r in rows if r[1] == Stage.SUBMITTED.value]
+    examination = examiner_tasks(session, actor.user_id, submitted)
     todos = []
     for entry_id, stage, has_visit, unit, organisation in rows:
         if stage == Stage.EXAMINED.value:
-            task, anchor, button = (
+            task, link, button = (
                 "Återkopplingen ska skrivas",
-                f"transition-{Stage.FEEDBACK.value}",
+                f"/entries/{entry_id}#transition-{Stage.FEEDBACK.value}",
                 "Skriv återkoppling",
             )
         elif not has_visit:
-            task, anchor, button = "Platsbesöket ska bokas", "site-visit", "Boka platsbesök"
+            task, link, button = (
+                "Platsbesöket ska bokas",
+                f"/entries/{entry_id}#site-visit",
+                "Boka platsbesök",
+            )
+        elif entry_id in examination:
+            task, link, button = examination[entry_id]
         else:
-            task, anchor, button = (
-                "Examinationen ska registreras",
-                f"transition-{Stage.EXAMINED.value}",
-                "Registrera examination",
-            )
-        todos.append(
-            Todo(
-                task,
-                unit,
-                organisation,
-                cycle.winners_date,
-                f"/entries/{entry_id}#{anchor}",
-                button,
-            )
-        )
+            continue  # waiting for the team: nothing for this examiner to do now
+        todos.append(Todo(task, unit, organisation, cycle.winners_date, link, button))
     return todos
 
 

@@ -16,6 +16,7 @@ from workflow import db, logs
 from workflow.entrypoints.http import (
     api,
     calendars,
+    examination,
     hooks,
     ops,
     outbox_control,
@@ -25,6 +26,7 @@ from workflow.entrypoints.http import (
     years,
 )
 from workflow.entrypoints.http.limits import LimitApiBodies
+from workflow.entrypoints.web import examination as web_examination
 from workflow.entrypoints.web import routes as web_pages
 from workflow.entrypoints.web import setup as setup_pages
 from workflow.entrypoints.web import years as web_years
@@ -79,9 +81,11 @@ def create_app() -> FastAPI:
         calendars.router,
         reports.router,
         outbox_control.router,
+        examination.router,
     ):
         app.include_router(router)
     app.include_router(web_years.router)
+    app.include_router(web_examination.router)
     for pages in setup_pages.ROUTERS:  # before `install`, which wraps every error handler
         app.include_router(pages)
     web_pages.install(app)

@@ -59,6 +59,7 @@ from workflow.entrypoints.web.words import (
 from workflow.models import Cycle, Entry, Organisation, Reminder, Unit, User
 from workflow.queries import documents, messages, registry
 from workflow.queries import entries as entry_queries
+from workflow.services import examination
 
 OUTBOX_PAGE_SIZE = 200
 # Field-level reasons whose own message is the one to show beside the field.
@@ -390,6 +391,8 @@ def _examiners(
         "assignable": assignable,
         "left_out": left_out,
         "examiner_problem": _problem_for(problem, "examiner"),
+        "lead_ids": {m.user_id for m in examination.team_of(session, entry_id) if m.lead},
+        "in_team": user.actor.user_id in assigned_ids and user.actor.role == Role.EXAMINER,
     }
 
 

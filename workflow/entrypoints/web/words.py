@@ -60,6 +60,12 @@ DOCUMENT_LABELS: Mapping[str, str] = {
 }
 NOTICES: Mapping[str, str] = {
     "moved": "Ändringen är sparad.",
+    "criteria": "Bedömningsgrunderna är sparade.",
+    "team": "Examinatorsteamet är sparat.",
+    "draft": "Utkastet är sparat. Ni kan fortsätta senare.",
+    "assessment": "Bedömningen är inlämnad och låst.",
+    "reopened": "Bedömningen är öppnad igen.",
+    "consensus": "Konsensus är fastställd och posten är examinerad.",
     "uploaded": "Filen är uppladdad.",
     "site_visit": "Platsbesöket är bokat och enheten får ett meddelande.",
     "examiner": "Examinatorn är tilldelad posten och ser den nu.",
