@@ -83,6 +83,7 @@ STAGES: Mapping[str, tuple[str, ...]] = {
     "extract_to_award_office": ("extract_sent",),
     "contribution_receipt": ("notified", "board_decision", "submitted"),
     "site_visit_notice": ("submitted",),
+    "site_visit_cancelled": ("submitted",),  # the withdrawal of an entry with a visit booked
     "feedback_letter": ("feedback",),
     "jury_outcome": ("jury",),
     "withdrawal_confirmation": tuple(ORDER[:-1]),
@@ -119,7 +120,7 @@ def variants(kind: str, stage: str) -> Iterator[dict[str, Any]]:
     elif kind == "notification_receipt":
         for privately_run in (None, False, True):
             yield {"privately_run": privately_run}
-    elif kind == "site_visit_notice":
+    elif kind in ("site_visit_notice", "site_visit_cancelled"):
         yield {"examiners": ["Åsa Öberg", "Bo Ek"], "site_visit_on": "2025-03-25",
                "starts_at": "09:00", "ends_at": "12:00"}  # fmt: skip
         yield {"site_visit_on": "2025-03-25"}  # an older notice: the examiner from the facts
