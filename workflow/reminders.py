@@ -197,11 +197,11 @@ def sweep_due_reminders(session: Session, *, now: datetime, limit: int = 500) ->
     for reminder, entry, unit, organisation in rows:
         if reminder.key in existing_keys:
             continue
-        row = reminder_message_row(
-            reminder, entry, unit, organisation, cycles[entry.cycle_id], now=now
+        messages.append(
+            reminder_message_row(
+                reminder, entry, unit, organisation, cycles[entry.cycle_id], now=now
+            )
         )
-        if row is not None:
-            messages.append(row)
     if messages:
         # One executemany, not 500 ORM objects to track and flush.
         insert_rows(session, OutboxMessage, messages)

@@ -147,6 +147,10 @@ _OPTIONAL: Mapping[str, Any] = {
     "coordinator_email": None,  # the organisation's coordinator, when it has one
     "organisation_kind": None,  # forvaltning | bolag: a bolag's decision is its styrelse's
     "case_number": None,  # the entry's diarienummer: every subject then carries "[Dnr …]"
+    # Written to the coordinator because the unit has no address: the letter says so first.
+    "unit_unreachable": False,
+    # An escalation's addressee: the organisation's escalation contact, or the award office.
+    "escalated_to": None,
 }
 # The award office's own mail about an organisation's case: a reply goes to that
 # organisation's coordinator, not back to the office.
