@@ -22,6 +22,7 @@ from workflow.domain.calendar import (
     ReminderSubject,
     entry_deadline,
     plan_reminders,
+    reminder_recipient,
     send_time,
     still_to_come,
 )
@@ -239,7 +240,7 @@ def reminder_preview(session: Session, *, until: date) -> Sequence[dict[str, Any
             "deadline_kind": r.deadline_kind,
             "deadline": r.deadline.isoformat(),
             "days_before": r.days_before,
-            "recipient_role": r.recipient_role,
+            "recipient_role": reminder_recipient(r.kind, r.deadline_kind, r.recipient_role).value,
             "due_at": r.due_at.isoformat(),
             "due_local": r.due_at.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M"),
         }

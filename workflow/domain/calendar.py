@@ -80,6 +80,14 @@ def escalation_recipient(deadline_kind: Deadline | str) -> Recipient:
     return Recipient.ESCALATION_CONTACT
 
 
+def reminder_recipient(kind: str, deadline_kind: str, planned: str) -> Recipient:
+    """Whom a reminder row goes to: the role it was planned for, except an escalation, which
+    follows the rule (rows planned before escalations went up still name the coordinator)."""
+    if kind == ReminderKind.ESCALATION:
+        return escalation_recipient(deadline_kind)
+    return Recipient(planned)
+
+
 def working_day_on_or_before(day: date, is_working_day: IsWorkingDay) -> date:
     while not is_working_day(day):
         day -= timedelta(days=1)

@@ -18,7 +18,7 @@ from typing import Any
 from sqlmodel import Session
 
 from workflow import documents
-from workflow.domain.calendar import ReminderKind, entry_deadline, escalation_recipient
+from workflow.domain.calendar import entry_deadline, reminder_recipient
 from workflow.domain.errors import WorkflowError
 from workflow.domain.messages import MessageSpec, Recipient
 from workflow.emails import Attachment, CalendarPart
@@ -199,10 +199,7 @@ def reminder_message_row(
 ) -> dict[str, Any]:
     """The e-mail a due reminder becomes, under the reminder's own key (so a replayed claim
     cannot queue it twice); undeliverable when nobody is named to receive it."""
-    role = Recipient(reminder.recipient_role)
-    if reminder.kind == ReminderKind.ESCALATION:
-        # Planned before escalations went up (to the coordinator): the rule decides, not the row.
-        role = escalation_recipient(reminder.deadline_kind)
+    role = reminder_recipient(reminder.kind, reminder.deadline_kind, reminder.recipient_role)
     address, status, addressing = addressed(role, unit, organisation, cycle)
     payload = {
         **message_context(entry, unit, organisation, cycle),
