@@ -363,3 +363,47 @@ def test_an_undeliverable_message_cannot_be_retried_but_can_be_cancelled(
         )
     assert [m.status for m in outbox(sqlite_engine)] == ["cancelled", "undeliverable"]
     assert agenda.status == "undeliverable"
+
+
+def test_of_the_reminders_kept_for_one_deadline_only_the_latest_goes_once_reachable(
+    engine: Engine,
+) -> None:
+    """Kept since April with nobody to send to, then an address set in July: the unit gets its
+    contribution's overdue notice, not also four stale "days left" reminders; the coordinator
+    likewise the extract's. An extract escalation reached the award office all along."""
+    organisation_id, unit_id, _ = register(engine)
+    (escalation,) = escalations(engine)
+    assert (escalation.status, escalation.recipient) == (
+        "queued",
+        "kvalitetsutmarkelsen@stockholm.se",
+    )
+    assert "cc" not in escalation.payload  # no coordinator to copy
+
+    def queued(deadline_kind: str) -> list[str]:
+        return [
+            m.kind
+            for m in outbox(engine)
+            if m.status == "queued" and m.payload.get("deadline_kind") == deadline_kind
+        ]
+
+    with transaction(engine) as session:
+        registry.update_unit(
+            session,
+            unit_id=unit_id,
+            now=AFTER_ESCALATION,
+            changes={"contact_email": "chef@jouren.example.se"},
+            note="Ny chef",
+        )
+    assert queued("contribution") == ["overdue"]
+    with transaction(engine) as session:
+        registry.update_organisation(
+            session,
+            organisation_id=organisation_id,
+            now=AFTER_ESCALATION,
+            coordinator_email="samordnare@social.example.se",
+        )
+    assert sorted(queued("contribution")) == ["escalation", "overdue"]
+    assert sorted(queued("extract")) == ["escalation", "overdue"]
+    cancelled = [m for m in outbox(engine) if m.status == "cancelled"]
+    assert len(cancelled) == 8 and {m.kind for m in cancelled} == {"reminder"}
+    assert {m.status for m in outbox(engine)} == {"queued", "cancelled"}
