@@ -12,6 +12,7 @@ real SMTP server (aiosmtpd on loopback), on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -206,6 +207,12 @@ def test_mail_nobody_can_receive_waits_and_goes_once_when_an_address_is_set(
 
         token = server.user("kansliet", "admin")
         with server.client(token) as api:
+            waiting_ids = sorted(m.id for m in kept.values())
+            listed = api.get("/api/v1/outbox", params={"status": "undeliverable"})
+            assert sorted(m["id"] for m in listed.json()) == waiting_ids, listed.text
+            assert all(m["to"] == "" for m in listed.json())
+            cli_listed = server.cli("outbox", "list", "--status", "undeliverable", "--json")
+            assert sorted(m["id"] for m in json.loads(cli_listed)) == waiting_ids
             answer = api.patch(
                 f"/api/v1/units/{unit_id}",
                 json={"contact_email": "chef@jouren.example.se", "note": "Ny chef"},
