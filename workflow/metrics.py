@@ -38,6 +38,7 @@ class Snapshot:
     interrupted_sends: int
     logins_throttled: int = 0  # logins refused for coming too soon, in the last 15 minutes
     delivery_latency_seconds: dict[str, float] = field(default_factory=dict)
+    undeliverable: int = 0  # kept until an address is set: nobody to send them to yet
 
 
 def snapshot(session: Session, *, now: datetime) -> Snapshot:
@@ -86,6 +87,13 @@ def snapshot(session: Session, *, now: datetime) -> Snapshot:
         interrupted_sends=int(interrupted or 0),
         logins_throttled=int(throttled),
         delivery_latency_seconds=_quantiles(latencies),
+        undeliverable=int(
+            session.exec(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.status == "undeliverable")
+            ).one()
+        ),
     )
 
 

@@ -22,6 +22,7 @@ from workflow.domain.calendar import (
     ReminderSubject,
     entry_deadline,
     plan_reminders,
+    reminder_recipient,
     send_time,
     still_to_come,
 )
@@ -197,11 +198,11 @@ def sweep_due_reminders(session: Session, *, now: datetime, limit: int = 500) ->
     for reminder, entry, unit, organisation in rows:
         if reminder.key in existing_keys:
             continue
-        row = reminder_message_row(
-            reminder, entry, unit, organisation, cycles[entry.cycle_id], now=now
+        messages.append(
+            reminder_message_row(
+                reminder, entry, unit, organisation, cycles[entry.cycle_id], now=now
+            )
         )
-        if row is not None:
-            messages.append(row)
     if messages:
         # One executemany, not 500 ORM objects to track and flush.
         insert_rows(session, OutboxMessage, messages)
@@ -239,7 +240,7 @@ def reminder_preview(session: Session, *, until: date) -> Sequence[dict[str, Any
             "deadline_kind": r.deadline_kind,
             "deadline": r.deadline.isoformat(),
             "days_before": r.days_before,
-            "recipient_role": r.recipient_role,
+            "recipient_role": reminder_recipient(r.kind, r.deadline_kind, r.recipient_role).value,
             "due_at": r.due_at.isoformat(),
             "due_local": r.due_at.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M"),
         }

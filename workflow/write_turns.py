@@ -99,5 +99,13 @@ def take_turns_on_sqlite(engine: Engine) -> None:
     if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
         return
     if engine not in _turns:
-        _turns[engine] = SqliteWriteTurns(str(engine.url.database))
+        _turns[engine] = SqliteWriteTurns(_file_of(str(engine.url.database)))
         _turns[engine].install(engine)
+
+
+def _file_of(database: str) -> str:
+    """The file of SQLite's database name, which may be a URI ("file:/path?mode=ro"): the turns'
+    lock file goes beside the database, never into a folder named "file:" where we run."""
+    if database.startswith("file:"):
+        return database.removeprefix("file:").split("?", 1)[0]
+    return database

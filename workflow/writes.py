@@ -140,7 +140,8 @@ _CANCEL_UNSENT = (
     update(_OUTBOX_TABLE)
     .where(
         _OUTBOX_TABLE.c.key.in_(bindparam("keys", expanding=True)),
-        _OUTBOX_TABLE.c.status == "queued",
+        # An undeliverable one too: it must not go out once an address is set.
+        _OUTBOX_TABLE.c.status.in_(("queued", "undeliverable")),
         _OUTBOX_TABLE.c.claimed_by.is_(None),
     )
     .values(status="cancelled", last_error=NOT_NEEDED)

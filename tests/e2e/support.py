@@ -52,6 +52,8 @@ class SmtpSink:
         self._controller: Controller | None = None
         # When each client connection delivered its first and its last message.
         self.connection_spans: dict[Any, tuple[float, float]] = {}
+        # Each accepted message's envelope recipients (RCPT TO), by Message-ID.
+        self.envelope_recipients: dict[str, list[str]] = {}
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self._lock:
@@ -64,6 +66,7 @@ class SmtpSink:
             for part in message.walk():
                 self.defects.extend(f"{message['Message-ID']}: {d!r}" for d in part.defects)
             self.messages.append(message)  # type: ignore[arg-type]
+            self.envelope_recipients[str(message["Message-ID"])] = list(envelope.rcpt_tos)
             now = time.monotonic()
             first, _ = self.connection_spans.get(session.peer, (now, now))
             self.connection_spans[session.peer] = (first, now)

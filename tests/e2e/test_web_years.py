@@ -216,6 +216,12 @@ def test_the_admins_att_gora_names_the_unit_no_e_mail_reaches(
     expect(todo.get_by_role("link", name="Ange kontaktadress (Nattjouren)")).to_have_attribute(
         "href", f"/admin/units/{world.units['Nattjouren']}"
     )
+    # Its receipt and agenda request are kept until an address is set, not dropped.
+    expect(todo).to_contain_text("Utskick väntar på en e-postadress: 2 utskick")
+    todo.get_by_role("link", name="Visa utskick utan mottagare (2 utskick)").click()
+    expect(page.get_by_role("main")).to_contain_text("ingen e-postadress att skicka till ännu")
+    no_violations(page, axe_source)
+    page.goto(f"{world.server.url}/")
     no_violations(page, axe_source)
 
 

@@ -163,10 +163,12 @@ def test_every_kind_renders_a_clean_message_with_text_and_html(kind: str):
     assert parsed["Date"].datetime == SENT
 
 
-def outgoing(kind: str, context: Mapping[str, Any] | None = None, **kwargs: Any) -> OutgoingEmail:
+def outgoing(
+    kind: str, context: Mapping[str, Any] | None = None, *, to: str | None = None, **kwargs: Any
+) -> OutgoingEmail:
     return render_outgoing(
         kind,
-        to=RECIPIENT.get(kind, "chef.ungdomsjouren@stockholm.se"),
+        to=to or RECIPIENT.get(kind, "chef.ungdomsjouren@stockholm.se"),
         context=payload(kind) if context is None else context,
         key=f"entry/41/v3/{kind}",
         date=SENT,
@@ -198,6 +200,23 @@ def test_the_relays_wire_bytes_say_what_the_email_package_would(kind: str):
     assert all(len(line) <= 78 for line in lines)
     assert all(byte < 128 for byte in sent.data)
     assert b"\n" not in sent.data.replace(b"\r\n", b"")
+
+
+def test_a_copy_is_named_in_the_cc_header_and_the_envelope_alike():
+    """An escalation's coordinator in copy: the relay's own bytes and the email package's
+    message carry the same Cc header, and the envelope names both recipients."""
+    copy = ["samordnare@stockholm.se"]
+    sent = outgoing("escalation", to="registrator@stockholm.se", cc=copy)
+    built = parse(render("escalation", to="registrator@stockholm.se", cc=copy))
+    received = BytesParser(policy=email.policy.default).parsebytes(sent.data)
+    assert received["Cc"] == built["Cc"] == "samordnare@stockholm.se"
+    assert [(k, str(v)) for k, v in received.items() if k != "Content-Type"] == [
+        (k, str(v)) for k, v in built.items() if k != "Content-Type"
+    ]
+    assert sent.recipients == ["registrator@stockholm.se", "samordnare@stockholm.se"]
+    assert sent.message_id == outgoing("escalation", to="registrator@stockholm.se").message_id
+    with pytest.raises(ValueError):
+        outgoing("escalation", cc=["samordnare@stockholm.se\r\nBcc: x@y.se"])
 
 
 def test_wire_bytes_keep_a_bodys_own_line_breaks_and_trailing_spaces():
@@ -608,8 +627,45 @@ def test_overdue_and_escalation_name_the_missed_deadline():
     escalation = parse(render("escalation", date=datetime(2024, 5, 22, 6, tzinfo=UTC)))
 
     assert "17 maj 2024" in overdue and "så snart som möjligt" in overdue
-    assert "Ungdomsjouren har ännu inte skickat in sitt skriftliga bidrag" in text_of(escalation)
-    assert "Sista dagen var 17 maj 2024" in text_of(escalation)
+    text = " ".join(text_of(escalation).split())
+    assert "Enhetens skriftliga bidrag skulle ha lämnats in senast den 17 maj 2024" in text
+    assert "Vi ber er som samordnare att kontakta enhetens chef" in text
+
+
+def test_an_extract_escalation_goes_up_and_says_what_is_missing():
+    """Written to the escalation contact (not back to the coordinator): which unit and
+    organisation, the entry's own date, the board's extract missing, what to do; to the award
+    office it says why it came there."""
+    extract = {"deadline_kind": "extract", "deadline": "2024-07-05"}
+    built = parse(
+        render(
+            "escalation",
+            to="registrator@socialforvaltningen.se",
+            cc=["samordnare@x.se"],
+            date=datetime(2024, 7, 10, 6, tzinfo=UTC),
+            context=payload(
+                "escalation",
+                **extract,
+                escalated_to="escalation_contact",
+                coordinator_email="samordnare@x.se",
+            ),
+        )
+    )
+    text = " ".join(text_of(built).split())
+    assert "Vi vänder oss till er som samordnare" not in text
+    assert "Ungdomsjouren på Socialförvaltningen" in text
+    assert "senast den 5 juli 2024" in text
+    assert "protokollsutdrag som visar att Socialnämnden har behandlat ärendet" in text
+    assert "föredragningslistan för Socialnämnden" in text
+    assert "samordnare@x.se, har fått påminnelser från oss och får en kopia" in text
+    assert built["Cc"] == "samordnare@x.se"
+    assert "Kvalitetsutmärkelsens kansli" not in text
+
+    to_office = payload("escalation", **extract, escalated_to="award_office")
+    office_text = text_of(
+        parse(render("escalation", date=datetime(2024, 7, 10, 6, tzinfo=UTC), context=to_office))
+    )
+    assert "Till Kvalitetsutmärkelsens kansli" in office_text
 
 
 def test_missing_template_value_is_an_error_not_a_blank():

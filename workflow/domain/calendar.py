@@ -4,8 +4,9 @@ parameters (`now`, `is_working_day`), so every plan is reproducible in a test.
 Rules (from the award office's practice): reminders 14, 7, 2 and 0 days before each deadline,
 at 08:00 Europe/Stockholm on a Swedish working day — one that falls on a weekend or public
 holiday moves to the working day before; an overdue reminder the next working day after the
-deadline; escalation to the organisation's coordinator 3 working days after. Only entries still
-missing that fact get them, and never a withdrawn or decided entry.
+deadline; escalation 3 working days after, one step up from whoever was reminded (see
+`escalation_recipient`). Only entries still missing that fact get them, and never a withdrawn
+or decided entry.
 """
 
 from __future__ import annotations
@@ -68,6 +69,23 @@ class PlannedReminder:
             f"reminder/{self.entry_id}/{self.deadline_kind}/{self.deadline.isoformat()}/"
             f"{self.kind}/{self.days_before}"
         )
+
+
+def escalation_recipient(deadline_kind: Deadline | str) -> Recipient:
+    """Who hears when a deadline has passed unmet: a unit's contribution goes up to its
+    organisation's coordinator; a board's extract (the coordinator's own task) to the
+    organisation's escalation contact, with the coordinator in copy."""
+    if deadline_kind == Deadline.CONTRIBUTION:
+        return Recipient.COORDINATOR
+    return Recipient.ESCALATION_CONTACT
+
+
+def reminder_recipient(kind: str, deadline_kind: str, planned: str) -> Recipient:
+    """Whom a reminder row goes to: the role it was planned for, except an escalation, which
+    follows the rule (rows planned before escalations went up still name the coordinator)."""
+    if kind == ReminderKind.ESCALATION:
+        return escalation_recipient(deadline_kind)
+    return Recipient(planned)
 
 
 def working_day_on_or_before(day: date, is_working_day: IsWorkingDay) -> date:
@@ -142,7 +160,7 @@ def _reminders_for(
             escalation_day,
             ReminderKind.ESCALATION,
             (deadline - escalation_day).days,
-            Recipient.COORDINATOR,
+            escalation_recipient(kind),
         ),
     ]
 

@@ -13,6 +13,9 @@ class Recipient(StrEnum):
     UNIT_CONTACT = "unit_contact"  # enhetens chef/kontaktperson
     COORDINATOR = "coordinator"  # förvaltningens/bolagets samordnare
     AWARD_OFFICE = "award_office"  # kvalitetsutmarkelsen@stockholm.se
+    # Above the coordinator (a registrator or director; else the award office), coordinator
+    # in copy: who hears when the coordinator does not act.
+    ESCALATION_CONTACT = "escalation_contact"
 
 
 @dataclass(frozen=True)

@@ -158,6 +158,10 @@ _OPTIONAL: Mapping[str, Any] = {
     "entry_link": None,
     "award_office_name": "Kvalitetsutmärkelsen",
     "award_office_contact": None,
+    # Written to the coordinator because the unit has no address: the letter says so first.
+    "unit_unreachable": False,
+    # An escalation's addressee: the organisation's escalation contact, or the award office.
+    "escalated_to": None,
 }
 # The award office's own mail about an organisation's case: a reply goes to that
 # organisation's coordinator, not back to the office.

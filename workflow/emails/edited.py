@@ -49,6 +49,7 @@ def edited_outgoing(
     settings: Settings,
     attachments: Sequence[Attachment] = (),
     calendar: CalendarPart | None = None,
+    cc: Sequence[str] = (),
 ) -> OutgoingEmail:
     """The edited message as the relay sends it (same Message-ID as the template's would be)."""
     subject, body = " ".join(edited["subject"].split()), edited["text"]
@@ -60,6 +61,7 @@ def edited_outgoing(
         html=html_of_text(subject, body),
         date=date,
         message_id=message_id_for(key, settings.message_id_domain),
+        cc=tuple(plain_address(address) for address in cc),
     )
     if attachments or calendar is not None:
         data = as_message(letter, settings, attachments, calendar).as_bytes()
@@ -70,4 +72,5 @@ def edited_outgoing(
         recipient=letter.recipient,
         message_id=letter.message_id,
         data=data,
+        cc=letter.cc,
     )

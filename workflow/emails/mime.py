@@ -74,6 +74,12 @@ class OutgoingEmail:
     recipient: str  # RCPT TO
     message_id: str
     data: bytes
+    cc: tuple[str, ...] = ()  # RCPT TO as well, named in the Cc header
+
+    @property
+    def recipients(self) -> list[str]:
+        """Every envelope recipient: the addressee first, then those in copy."""
+        return [self.recipient, *self.cc]
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,7 @@ class Letter:
     message_id: str
     # The From header when it is not the settings' own (a notice sent for an organisation).
     from_header: str | None = None
+    cc: tuple[str, ...] = ()  # each a plain address (see `plain_address`)
 
 
 def message_id_for(key: str, domain: str) -> str:
@@ -110,6 +117,8 @@ def as_message(
     message = EmailMessage(policy=POLICY)
     message["From"] = letter.from_header or settings.mail_from
     message["To"] = letter.recipient
+    if letter.cc:
+        message["Cc"] = ", ".join(letter.cc)
     message["Reply-To"] = letter.reply_to
     message.set_raw("Subject", _encoded_subject(letter.subject))
     message["Date"] = format_datetime(letter.date)
@@ -139,6 +148,7 @@ def alternative_bytes(letter: Letter, settings: Settings) -> bytes:
         (
             _folded("From", letter.from_header or settings.mail_from),
             _folded("To", letter.recipient),
+            _folded("Cc", ", ".join(letter.cc)) if letter.cc else b"",
             _folded("Reply-To", letter.reply_to),
             f"Subject: {subject}\r\n".encode("ascii"),
             f"Date: {format_datetime(letter.date)}\r\n".encode("ascii"),

@@ -133,10 +133,12 @@ def _write_letter(
     date: datetime,
     settings: Settings,
     template_dir: Path | None,
+    cc: Sequence[str] = (),
 ) -> Letter:
     if date.tzinfo is None or date.utcoffset() is None:
         raise ValueError("Datumet för ett e-postmeddelande måste ha tidszon.")
     recipient = plain_address(to)
+    copies = tuple(plain_address(address) for address in cc)
     for label, value in (
         ("avsändare", settings.mail_from),
         ("svarsadress", settings.mail_reply_to),
@@ -158,6 +160,7 @@ def _write_letter(
         html=html_env.get_template(f"{kind}/body.html").render(full),
         date=date,
         message_id=message_id_for(key, settings.message_id_domain),
+        cc=copies,
     )
 
 
@@ -183,6 +186,7 @@ def render_email(
     attachments: Sequence[Attachment] = (),
     calendar: CalendarPart | None = None,
     template_dir: Path | None = None,
+    cc: Sequence[str] = (),
 ) -> EmailMessage:
     """The message of `kind` to `to`, from an outbox payload (`context`) and its `key`.
 
@@ -190,7 +194,7 @@ def render_email(
     reminders count from). Raises ValueError for an unsafe header value or unknown kind, and
     jinja2.UndefinedError / KeyError when the payload lacks what the templates need.
     """
-    letter = _write_letter(kind, to, context, key, date, settings, template_dir)
+    letter = _write_letter(kind, to, context, key, date, settings, template_dir, cc)
     return as_message(letter, settings, attachments, calendar)
 
 
@@ -205,6 +209,7 @@ def render_outgoing(
     attachments: Sequence[Attachment] = (),
     calendar: CalendarPart | None = None,
     template_dir: Path | None = None,
+    cc: Sequence[str] = (),
 ) -> OutgoingEmail:
     """`render_email`'s message as the relay sends it: envelope and wire bytes.
 
@@ -213,7 +218,7 @@ def render_outgoing(
     the two to the same headers and bodies. Messages with parts beyond those go through the
     email package.
     """
-    letter = _write_letter(kind, to, context, key, date, settings, template_dir)
+    letter = _write_letter(kind, to, context, key, date, settings, template_dir, cc)
     if attachments or calendar is not None:
         data = as_message(letter, settings, attachments, calendar).as_bytes()
     else:
@@ -223,4 +228,5 @@ def render_outgoing(
         recipient=letter.recipient,
         message_id=letter.message_id,
         data=data,
+        cc=letter.cc,
     )

@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from workflow.emails import Attachment, render_outgoing
 from workflow.emails.edited import edited_of, edited_outgoing
 from workflow.models import Document, OutboxMessage, Webhook
-from workflow.outbox.rows import document_ids_of, invitation_of, made_files_of
+from workflow.outbox.rows import cc_of, document_ids_of, invitation_of, made_files_of
 from workflow.outbox.transports import SignedRequest
 from workflow.settings import Settings
 
@@ -69,6 +69,7 @@ def _build_email(message: OutboxMessage, documents: Any, settings: Settings) -> 
         "settings": settings,
         "attachments": made_files_of(message.payload) + documents.get(message.id or 0, []),
         "calendar": invitation_of(message.payload),
+        "cc": cc_of(message.payload),
     }
     edited = edited_of(message.payload)
     if edited is not None:  # the award office's own words replace the template's

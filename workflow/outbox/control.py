@@ -29,7 +29,7 @@ ACTIONS = ("hold", "release", "cancel", "retry")
 _MOVES: dict[str, tuple[tuple[str, ...], str]] = {
     "hold": (("queued",), "held"),
     "release": (("held",), "queued"),
-    "cancel": (("queued", "held"), "cancelled"),
+    "cancel": (("queued", "held", "undeliverable"), "cancelled"),
 }
 MAX_SUBJECT = 200
 MAX_TEXT = 20_000
@@ -193,8 +193,14 @@ def _why_not(session: Session, message_id: int, action: str) -> Reason:
         return Reason(
             "being_sent", f"Meddelandet {message_id} skickas just nu; se efter igen om en stund."
         )
-    labels = {"queued": "i kö", "held": "pausat", "failed": "misslyckat", "cancelled": "stoppat"}
-    verbs = {"hold": "pausas", "release": "släppas", "cancel": "stoppas"}
+    labels = {
+        "queued": "i kö",
+        "held": "pausat",
+        "failed": "misslyckat",
+        "cancelled": "stoppat",
+        "undeliverable": "utan mottagare",
+    }
+    verbs = {"hold": "pausas", "release": "släppas", "cancel": "stoppas", "retry": "skickas igen"}
     return Reason(
         "wrong_status",
         f"Meddelandet {message_id} är {labels.get(status, status)} och kan inte "

@@ -17,8 +17,9 @@ from workflow.models import OutboxMessage
 from workflow.settings import get_settings
 
 # queued → sent, or failed after its last attempt; held: paused by the award office (no relay
-# takes it); cancelled: a reminder no longer needed, or stopped by the award office.
-STATUSES = ("queued", "held", "sent", "failed", "cancelled")
+# takes it); cancelled: a reminder no longer needed, or stopped by the award office;
+# undeliverable: nobody to send it to yet (no relay takes it; queued once an address is set).
+STATUSES = ("queued", "held", "sent", "failed", "cancelled", "undeliverable")
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def retry_message(session: Session, message_id: int, *, now: datetime) -> Outbox
     result = session.execute(
         text(
             "UPDATE outbox_message SET status = 'queued', due_at = :now, claimed_by = NULL, "
-            "attempts = 0 WHERE id = :id AND status NOT IN ('sent', 'cancelled') "
+            "attempts = 0 WHERE id = :id AND status NOT IN ('sent', 'cancelled', 'undeliverable') "
             "AND NOT (status = 'queued' AND claimed_by IS NOT NULL AND due_at > :now)"
         ).bindparams(bindparam("now", type_=due_type)),
         {"id": message_id, "now": now},
@@ -85,6 +86,13 @@ def retry_message(session: Session, message_id: int, *, now: datetime) -> Outbox
             "not_needed",
             f"Meddelandet {message_id} behövs inte längre (uppgiften kom in eller "
             "deltagandet återkallades); det skickas inte.",
+        )
+    if message.status == "undeliverable":
+        raise refusal(
+            InvalidInput,
+            "no_recipient",
+            f"Meddelandet {message_id} har ingen mottagare. Ange enhetens eller samordnarens "
+            "e-postadress, så skickas det automatiskt.",
         )
     raise refusal(
         Conflict,

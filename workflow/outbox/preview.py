@@ -16,13 +16,16 @@ from workflow.settings import get_settings
 
 def template_version(message: OutboxMessage) -> tuple[str, str]:
     """(subject, text) the templates write for this message."""
+    settings = get_settings()
     rendered = render_email(
         message.kind,
-        to=message.recipient,
+        # Only the subject and text are shown: one with nobody to send to yet (undeliverable)
+        # is written as the award office's own copy would be.
+        to=message.recipient or settings.mail_reply_to,
         context=message.payload,
         key=message.key,
         date=message.created_at,
-        settings=get_settings(),
+        settings=settings,
     )
     body = rendered.get_body(("plain",))
     text = str(body.get_content()) if body is not None else ""

@@ -11,13 +11,14 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session
 
 from workflow import documents
-from workflow.domain.calendar import entry_deadline
+from workflow.domain.calendar import entry_deadline, reminder_recipient
 from workflow.domain.errors import WorkflowError
 from workflow.domain.messages import MessageSpec, Recipient
 from workflow.emails import Attachment, CalendarPart
@@ -32,14 +33,82 @@ INVITATION = "invitation_ics"  # the site-visit invitation (METHOD:REQUEST or CA
 ONCE_PER_KEY = "agenda/"
 
 
+# Outbox statuses a row is written with: `undeliverable` when nobody is named to receive it.
+# Such a row keeps its key (and so its Message-ID) and is re-addressed, then queued, as soon
+# as an address is set (`services.unreachable`); no relay ever claims it.
+QUEUED = "queued"
+UNDELIVERABLE = "undeliverable"
+# Payload keys of the addressing: the role the message was meant for (so a later address can
+# reach it), the notice "we have no address for the unit", and the copy recipients.
+RECIPIENT_ROLE = "recipient_role"
+UNIT_UNREACHABLE = "unit_unreachable"
+CC = "cc"
+ESCALATED_TO = "escalated_to"  # escalation_contact | award_office (none is set)
+
+
+@dataclass(frozen=True)
+class Addressing:
+    """Where a message for a role goes: `to` ("" when nobody is named), whether it goes to the
+    coordinator because the unit has no address, and who gets it in copy."""
+
+    to: str
+    unit_unreachable: bool = False
+    cc: tuple[str, ...] = ()
+
+
+def addressing_for(
+    recipient: Recipient, unit: Unit, organisation: Organisation, cycle: Cycle
+) -> Addressing:
+    """Where a message to `recipient` about the unit's entry goes. A unit without a contact
+    address is written to through its organisation's coordinator (saying so); an escalation
+    goes to the organisation's escalation contact, else the award office, coordinator in copy."""
+    coordinator = organisation.coordinator_email or ""
+    if recipient == Recipient.UNIT_CONTACT:
+        if unit.contact_email:
+            return Addressing(unit.contact_email)
+        return Addressing(coordinator, unit_unreachable=bool(coordinator))
+    if recipient == Recipient.COORDINATOR:
+        return Addressing(coordinator)
+    if recipient == Recipient.ESCALATION_CONTACT:
+        to = organisation.escalation_email or cycle.award_office_email or ""
+        copy = (coordinator,) if coordinator and coordinator != to else ()
+        return Addressing(to, cc=copy)
+    return Addressing(cycle.award_office_email or "")
+
+
 def address_for(recipient: Recipient, unit: Unit, organisation: Organisation, cycle: Cycle) -> str:
     """Where a message to `recipient` about the unit's entry goes ("" when nobody is named)."""
-    addresses = {
-        Recipient.UNIT_CONTACT: unit.contact_email,
-        Recipient.COORDINATOR: organisation.coordinator_email,
-        Recipient.AWARD_OFFICE: cycle.award_office_email,
+    return addressing_for(recipient, unit, organisation, cycle).to
+
+
+def addressed(
+    role: Recipient, unit: Unit, organisation: Organisation, cycle: Cycle
+) -> tuple[str, str, dict[str, Any]]:
+    """(recipient, status, payload part) of a message for `role` as the register is now."""
+    addressing = addressing_for(role, unit, organisation, cycle)
+    part: dict[str, Any] = {
+        RECIPIENT_ROLE: role.value,
+        UNIT_UNREACHABLE: addressing.unit_unreachable,
     }
-    return addresses[recipient] or ""
+    if addressing.cc:
+        part[CC] = list(addressing.cc)
+    if role == Recipient.ESCALATION_CONTACT:  # the letter tells the award office it is its own
+        part[ESCALATED_TO] = (
+            "escalation_contact" if organisation.escalation_email else "award_office"
+        )
+    return addressing.to, QUEUED if addressing.to else UNDELIVERABLE, part
+
+
+def readdressed(
+    payload: Mapping[str, Any], unit: Unit, organisation: Organisation, cycle: Cycle
+) -> tuple[str, str, dict[str, Any]]:
+    """(recipient, status, payload) of a message kept as undeliverable, addressed anew to the
+    role it was meant for, as the register is now (still undeliverable when nobody is named).
+    Only the addressing changes: key, text and parts stay as they were queued."""
+    role = Recipient(payload[RECIPIENT_ROLE])
+    address, status, addressing = addressed(role, unit, organisation, cycle)
+    kept = {k: v for k, v in payload.items() if k not in (CC, ESCALATED_TO)}
+    return address, status, {**kept, **addressing}
 
 
 def message_context(
@@ -102,25 +171,25 @@ def entry_message_rows(
     made_files: Mapping[str, Sequence[Attachment]] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """The e-mail rows a change of `entry` causes (as it is after the change), one per spec
-    with somebody to write to. `document_ids` and `made_files` are each kind's attachments
-    (uploaded documents by id; files made now, see `files_made_on_queueing`); `extra` joins
-    every payload (a booked site visit and its invitation)."""
+    """The e-mail rows a change of `entry` causes (as it is after the change), one per spec;
+    one with nobody to write to is kept as undeliverable (see `addressed`). `document_ids` and
+    `made_files` are each kind's attachments (uploaded documents by id; files made now, see
+    `files_made_on_queueing`); `extra` joins every payload (a booked site visit and its
+    invitation)."""
     context = message_context(entry, unit, organisation, cycle)
     rows = []
     for spec in specs:
-        address = address_for(spec.recipient, unit, organisation, cycle)
-        if not address:  # nobody to write to: the entry page shows the missing address
-            continue
+        address, status, addressing = addressed(spec.recipient, unit, organisation, cycle)
         payload = {
             **context,
             "stage": spec.stage.value,
             DOCUMENT_IDS: list((document_ids or {}).get(spec.kind, [])),
             **_inline_files((made_files or {}).get(spec.kind, [])),
             **(extra or {}),
+            **addressing,
         }
         key = message_key(spec.kind, entry, organisation, cycle)
-        rows.append(_row(key, entry.id, "email", spec.kind, address, payload, now))
+        rows.append(_row(key, entry.id, "email", spec.kind, address, payload, now, status))
     return rows
 
 
@@ -141,19 +210,19 @@ def reminder_message_row(
     cycle: Cycle,
     *,
     now: datetime,
-) -> dict[str, Any] | None:
+) -> dict[str, Any]:
     """The e-mail a due reminder becomes, under the reminder's own key (so a replayed claim
-    cannot queue it twice); None when nobody is named to receive it."""
-    address = address_for(Recipient(reminder.recipient_role), unit, organisation, cycle)
-    if not address:
-        return None
+    cannot queue it twice); undeliverable when nobody is named to receive it."""
+    role = reminder_recipient(reminder.kind, reminder.deadline_kind, reminder.recipient_role)
+    address, status, addressing = addressed(role, unit, organisation, cycle)
     payload = {
         **message_context(entry, unit, organisation, cycle),
         "deadline": reminder.deadline.isoformat(),
         "deadline_kind": reminder.deadline_kind,
         "days_before": reminder.days_before,
+        **addressing,
     }
-    return _row(reminder.key, entry.id, "email", reminder.kind, address, payload, now)
+    return _row(reminder.key, entry.id, "email", reminder.kind, address, payload, now, status)
 
 
 def webhook_event_rows(
@@ -192,9 +261,11 @@ def _row(
     recipient: str,
     payload: dict[str, Any],
     now: datetime,
+    status: str = QUEUED,
 ) -> dict[str, Any]:
-    """A queued row, due at once (attempts start at the column's 0). Every row names the same
-    columns, so e-mail and webhook rows of one change go into one executemany."""
+    """A row due at once, queued unless told otherwise (attempts start at the column's 0).
+    Every row names the same columns, so e-mail and webhook rows of one change go into one
+    executemany."""
     return {
         "key": key,
         "entry_id": entry_id,
@@ -202,7 +273,7 @@ def _row(
         "kind": kind,
         "recipient": recipient,
         "payload": payload,
-        "status": "queued",
+        "status": status,
         "due_at": now,
         "created_at": now,
     }
@@ -237,6 +308,11 @@ def made_files_of(payload: Mapping[str, Any]) -> list[Attachment]:
         Attachment(f["filename"], f["content_type"], base64.b64decode(f["base64"]))
         for f in payload.get(MADE_FILES, [])
     ]
+
+
+def cc_of(payload: Mapping[str, Any]) -> tuple[str, ...]:
+    """Who gets the message in copy (an escalation's coordinator)."""
+    return tuple(str(address) for address in payload.get(CC, []) if address)
 
 
 def invitation_of(payload: Mapping[str, Any]) -> CalendarPart | None:

@@ -98,7 +98,7 @@ class SmtpTransport:
     def send(self, message: OutgoingEmail) -> None:
         assert self._smtp is not None, "use the transport as a context manager"
         try:
-            refused = self._smtp.sendmail(message.sender, [message.recipient], message.data)
+            refused = self._smtp.sendmail(message.sender, message.recipients, message.data)
         except smtplib.SMTPRecipientsRefused as error:
             code, reply = next(iter(error.recipients.values()))
             # 421 is the server closing the connection, whichever command it answers.
@@ -110,9 +110,11 @@ class SmtpTransport:
             raise TransientFailure(
                 f"Anslutningen bröts: {error}", connection_lost=True, outcome_unknown=True
             ) from error
-        if refused:
-            code, reply = next(iter(refused.values()))
+        if message.recipient in refused:
+            code, reply = refused[message.recipient]
             raise _classify(code, reply)
+        # A copy refused while the addressee took it: sending again would double the
+        # addressee's, so the message counts as sent (the copy is a courtesy).
 
 
 def _classify(code: int, reply: bytes | str, *, connection: bool = False) -> Exception:

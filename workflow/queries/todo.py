@@ -12,7 +12,8 @@ the facts that tell which act. An entry's own extended date (`contribution_until
   examination, write the feedback (by the winners' day);
 - jury: each class with entries at feedback, to decide (by the winners' day);
 - admin: open entries past a deadline with the fact missing, units no e-mail reaches (no
-  contact address and no coordinator), and failed e-mails.
+  contact address and no coordinator), e-mails kept until an address is set (undeliverable),
+  and failed e-mails.
 """
 
 from __future__ import annotations
@@ -268,8 +269,27 @@ def _admin(
                 .where(OutboxMessage.status == "failed")
             ).one()
         )
-    total = sum(int(n) for n in counts) + (1 if failed else 0)
+    waiting = int(
+        session.exec(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .join(Entry, col(Entry.id) == OutboxMessage.entry_id)
+            .where(OutboxMessage.status == "undeliverable", Entry.cycle_id == cycle.id)
+        ).one()
+    )
+    total = sum(int(n) for n in counts) + (1 if failed else 0) + (1 if waiting else 0)
     todos = []
+    if waiting:
+        todos.append(
+            Todo(
+                "Utskick väntar på en e-postadress",
+                f"{waiting} utskick",
+                "de skickas när en adress anges",
+                None,
+                "/outbox?status=undeliverable",
+                "Visa utskick utan mottagare",
+            )
+        )
     if failed:
         todos.append(
             Todo(

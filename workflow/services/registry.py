@@ -36,6 +36,7 @@ from workflow.models import (
     UnitCreate,
     User,
 )
+from workflow.services import unreachable
 from workflow.services._audit import changed_fields, record_audit
 from workflow.services._rows import insert_or_conflict
 
@@ -533,6 +534,10 @@ def update_organisation(
         session, subject="organisation", subject_id=organisation_id, action="corrected",
         actor=_actor_name(acting), at=now, changes=changes, note=note or None,
     )  # fmt: skip
+    if {"coordinator_email", "escalation_email"} & changes.keys():
+        unreachable.send_when_reachable(
+            session, organisation_id=organisation_id, actor=_actor_name(acting), now=now
+        )
     return organisation
 
 
@@ -597,4 +602,8 @@ def update_unit(
         session, subject="unit", subject_id=unit_id, action="corrected",
         actor=_actor_name(acting), at=now, changes=diff, note=(note or "").strip(),
     )  # fmt: skip
+    if {"contact_email", "organisation_id"} & diff.keys():
+        unreachable.send_when_reachable(
+            session, unit_ids=[unit_id], actor=_actor_name(acting), now=now
+        )
     return unit

@@ -199,6 +199,7 @@ def status(as_json: JsonFlag = False) -> None:
     typer.echo("Utkorgen:             " + _pairs(snap.outbox_by_status))
     typer.echo(f"Äldsta väntande:      {snap.oldest_queued_age_seconds:.0f} s")
     typer.echo(f"Misslyckade:          {snap.delivery_failures}")
+    typer.echo(f"Utan mottagare:       {snap.undeliverable}")
     typer.echo(f"Avbrutna sändningar:  {snap.interrupted_sends}")
     latency = snap.delivery_latency_seconds
     if latency:

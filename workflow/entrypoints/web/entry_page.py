@@ -21,7 +21,7 @@ from workflow.domain.access import (
     may_book_site_visit,
     may_move,
 )
-from workflow.domain.calendar import entry_deadline
+from workflow.domain.calendar import entry_deadline, reminder_recipient
 from workflow.domain.corrections import (
     CLASS_FIXED_FROM,
     MAX_CASE_NUMBER_LENGTH,
@@ -170,7 +170,11 @@ def entry_context(
 # Who sees the entry's planned reminders: those who plan and chase the deadlines.
 _SEE_REMINDERS = frozenset({Role.ADMIN, Role.COORDINATOR})
 _REMINDER_WORDS = {"reminder": "Påminnelse", "overdue": "Försenad", "escalation": "Eskalering"}
-_RECIPIENT_WORDS = {"unit_contact": "enheten", "coordinator": "samordnaren"}
+_RECIPIENT_WORDS = {
+    "unit_contact": "enheten",
+    "coordinator": "samordnaren",
+    "escalation_contact": "organisationens kontakt för eskalering, samordnaren i kopia",
+}
 
 
 def _pending_reminders(session: Session, entry_id: int) -> list[dict[str, Any]]:
@@ -186,10 +190,14 @@ def _pending_reminders(session: Session, entry_id: int) -> list[dict[str, Any]]:
             "what": _REMINDER_WORDS.get(row.kind, row.kind),
             "about": "bidraget" if row.deadline_kind == "contribution" else "protokollsutdraget",
             "deadline": row.deadline,
-            "to": _RECIPIENT_WORDS.get(row.recipient_role, row.recipient_role),
+            "to": _RECIPIENT_WORDS.get(_role(row), _role(row)),
         }
         for row in rows
     ]
+
+
+def _role(reminder: Reminder) -> str:
+    return reminder_recipient(reminder.kind, reminder.deadline_kind, reminder.recipient_role).value
 
 
 def correction_label(name: str) -> str:

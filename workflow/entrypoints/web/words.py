@@ -53,6 +53,7 @@ STATUS_LABELS: Mapping[str, str] = {
     "sent": "Skickat",
     "failed": "Misslyckat",
     "cancelled": "Behövs inte",
+    "undeliverable": "Saknar mottagare",
 }
 DOCUMENT_LABELS: Mapping[str, str] = {
     "extract": "Protokollsutdrag",
