@@ -86,3 +86,35 @@ def test_a_killed_worker_supervisor_takes_its_celery_with_it(tmp_path: Path) -> 
     finally:
         if worker.poll() is None:
             worker.kill()
+
+
+def test_cookies_are_secure_when_the_proxy_says_https(tmp_path: Path) -> None:
+    """Behind a TLS-terminating proxy (`kvalitet web --proxy-headers`) the request scheme is
+    the proxy's: cookies then carry Secure whatever KVALITET_ENV says; plain http does not."""
+    env = _environment(tmp_path / "data")
+    subprocess.run([*KVALITET, "init"], env=env, check=True, capture_output=True, timeout=120)
+    port = free_port()
+    web = subprocess.Popen(
+        [*KVALITET, "web", "--port", str(port), "--proxy-headers", "--log-level", "warning"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+
+        def up() -> bool:
+            try:
+                return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        assert wait_until(up, timeout=60)
+        behind_tls = httpx.get(f"{url}/login", headers={"X-Forwarded-Proto": "https"})
+        plain = httpx.get(f"{url}/login")
+    finally:
+        web.terminate()
+        web.wait(timeout=30)
+    assert behind_tls.status_code == plain.status_code == 200
+    assert "secure" in behind_tls.headers["set-cookie"].lower()
+    assert "secure" not in plain.headers["set-cookie"].lower()
