@@ -130,6 +130,13 @@ def _extension(payload: Mapping[str, Any], today: date | None) -> dict[str, Any]
     }
 
 
+@_email("group_message")
+def _group(payload: Mapping[str, Any], today: date | None) -> dict[str, Any]:
+    """The award office's own text, filled in when queued: the HTML part's paragraphs."""
+    text = str(payload["group_text"]).replace("\r\n", "\n")
+    return {"group_paragraphs": [block.split("\n") for block in text.split("\n\n") if block.strip()]}
+
+
 def _points(text: str) -> list[str]:
     """Free text as a list of points: one per non-empty line, list markers dropped."""
     points = [line.strip().lstrip("-–•*").strip() for line in str(text).splitlines()]
