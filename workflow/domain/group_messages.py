@@ -113,9 +113,7 @@ def parse_filter(
     if award_class:
         known = classes if classes is not None else tuple(AWARD_CLASSES)
         if award_class not in known:
-            reasons.append(
-                Reason("invalid_class", f"Klassen '{award_class}' finns inte det året.")
-            )
+            reasons.append(Reason("invalid_class", f"Klassen '{award_class}' finns inte det året."))
     if reasons or year is None:
         return reasons
     return GroupFilter(

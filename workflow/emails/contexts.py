@@ -134,7 +134,9 @@ def _extension(payload: Mapping[str, Any], today: date | None) -> dict[str, Any]
 def _group(payload: Mapping[str, Any], today: date | None) -> dict[str, Any]:
     """The award office's own text, filled in when queued: the HTML part's paragraphs."""
     text = str(payload["group_text"]).replace("\r\n", "\n")
-    return {"group_paragraphs": [block.split("\n") for block in text.split("\n\n") if block.strip()]}
+    return {
+        "group_paragraphs": [block.split("\n") for block in text.split("\n\n") if block.strip()]
+    }
 
 
 def _points(text: str) -> list[str]:

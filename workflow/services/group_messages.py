@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from workflow import swedish
 from workflow.db import note_outbox_written
@@ -227,7 +227,7 @@ def _example(draft: GroupDraft, settings: Settings) -> dict[str, str] | None:
         settings=settings,
     )
     body = message.get_body(("plain",))
-    text = body.get_content() if body is not None else ""  # type: ignore[attr-defined]
+    text = body.get_content() if body is not None else ""
     return {"to": first.address, "subject": str(message["Subject"]), "text": str(text)}
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.exc import (
 )
 
 from tasks.nudge import nudge_after_outbox_commits
-from workflow.entrypoints.cli import entries, operations, processes, records, years
+from workflow.entrypoints.cli import entries, messages, operations, processes, records, years
 from workflow.entrypoints.cli.usage import derives_from, exit_with, first_line, refuse_command_line
 from workflow.entrypoints.cli.work import EXIT_UNAVAILABLE
 
@@ -93,6 +93,11 @@ outbox_app.command("cancel")(operations.outbox_cancel)
 outbox_app.command("show")(operations.outbox_show)
 outbox_app.command("edit")(operations.outbox_edit)
 app.add_typer(outbox_app, name="outbox")
+
+message_app = typer.Typer(help="Skriv till en grupp.", no_args_is_help=True)
+message_app.command("preview")(messages.message_preview)
+message_app.command("send")(messages.message_send)
+app.add_typer(message_app, name="message")
 
 reminders_app = typer.Typer(help="Planerade påminnelser.", no_args_is_help=True)
 reminders_app.command("list")(operations.reminders_list)

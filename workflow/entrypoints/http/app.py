@@ -16,6 +16,7 @@ from workflow import db, logs
 from workflow.entrypoints.http import (
     api,
     calendars,
+    group_messages,
     hooks,
     ops,
     outbox_control,
@@ -79,6 +80,7 @@ def create_app() -> FastAPI:
         calendars.router,
         reports.router,
         outbox_control.router,
+        group_messages.router,
     ):
         app.include_router(router)
     app.include_router(web_years.router)
