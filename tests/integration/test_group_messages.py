@@ -61,11 +61,12 @@ def entries(engine: Engine) -> dict[str, int]:
             session, name="Utbildningsförvaltningen", kind="forvaltning",
             board="Utbildningsnämnden",
         )  # fmt: skip
+        s_id, e_id = social.id or 0, school.id or 0
         units = {
-            "Ungdomsjouren": (_unit(session, social.id or 0, "Ungdomsjouren", "chef1@example.se"), "socialtjanst"),
-            "Nattjouren": (_unit(session, social.id or 0, "Nattjouren", "chef2@example.se", private=True), "socialtjanst"),
-            "Familjehuset": (_unit(session, social.id or 0, "Familjehuset", None), "socialtjanst"),
-            "Ekskolan": (_unit(session, school.id or 0, "Ekskolan", "rektor@example.se"), "skola"),
+            "Ungdomsjouren": (_unit(session, s_id, "Ungdomsjouren", "chef1@example.se"), "socialtjanst"),
+            "Nattjouren": (_unit(session, s_id, "Nattjouren", "chef2@example.se", True), "socialtjanst"),
+            "Familjehuset": (_unit(session, s_id, "Familjehuset", None), "socialtjanst"),
+            "Ekskolan": (_unit(session, e_id, "Ekskolan", "rektor@example.se"), "skola"),
         }  # fmt: skip
     ids = {}
     for name, (unit_id, award_class) in units.items():
@@ -268,7 +269,10 @@ def test_only_the_admin_writes_to_a_group(engine: Engine, entries: dict[str, int
         ({"not_submitted": True}, ["Ekskolan", "Familjehuset", "Ungdomsjouren"]),
         # Nattjouren is privately run: it sends no extract.
         ({"extract_missing": True}, ["Ekskolan", "Familjehuset", "Ungdomsjouren"]),
-        ({"extract_missing": True, "award_class": "socialtjanst"}, ["Familjehuset", "Ungdomsjouren"]),
+        (
+            {"extract_missing": True, "award_class": "socialtjanst"},
+            ["Familjehuset", "Ungdomsjouren"],
+        ),
     ],
 )
 def test_filters_choose_the_entries(

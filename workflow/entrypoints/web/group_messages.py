@@ -28,8 +28,8 @@ from workflow.domain.rules import AWARD_CLASSES
 from workflow.domain.stages import STAGE_LABELS_SV
 from workflow.entrypoints.http.deps import now
 from workflow.entrypoints.web.pages import WebUser, render
-from workflow.entrypoints.web.setup_common import FormState, admin
 from workflow.entrypoints.web.session import FormDep, check_csrf, form_text
+from workflow.entrypoints.web.setup_common import FormState, admin
 from workflow.models import Organisation
 from workflow.queries.registry import cycles
 from workflow.services import group_messages as service
