@@ -63,8 +63,8 @@ def entries(engine: Engine) -> dict[str, int]:
         )  # fmt: skip
         s_id, e_id = social.id or 0, school.id or 0
         units = {
-            "Ungdomsjouren": (_unit(session, s_id, "Ungdomsjouren", "chef1@example.se"), "socialtjanst"),
-            "Nattjouren": (_unit(session, s_id, "Nattjouren", "chef2@example.se", True), "socialtjanst"),
+            "Ungdomsjouren": (_unit(session, s_id, "Ungdomsjouren", "chef1@example.se"), "socialtjanst"),  # noqa: E501
+            "Nattjouren": (_unit(session, s_id, "Nattjouren", "chef2@example.se", True), "socialtjanst"),  # noqa: E501
             "Familjehuset": (_unit(session, s_id, "Familjehuset", None), "socialtjanst"),
             "Ekskolan": (_unit(session, e_id, "Ekskolan", "rektor@example.se"), "skola"),
         }  # fmt: skip
