@@ -110,9 +110,7 @@ def group_rows(engine: Engine) -> list[OutboxMessage]:
 def group_audits(engine: Engine) -> int:
     with transaction(engine) as session:
         return int(
-            session.exec(
-                select(func.count()).where(AuditEvent.subject == "group_message")
-            ).one()
+            session.exec(select(func.count()).where(AuditEvent.subject == "group_message")).one()
         )
 
 
@@ -135,9 +133,7 @@ def test_preview_lists_units_with_an_address_and_those_without_and_queues_nothin
 ) -> None:
     result = preview(engine)
     assert addresses(result) == ["chef1@example.se", "chef2@example.se", "rektor@example.se"]
-    assert [(u["unit"], u["missing"]) for u in result["unreachable"]] == [
-        ("Familjehuset", "unit")
-    ]
+    assert [(u["unit"], u["missing"]) for u in result["unreachable"]] == [("Familjehuset", "unit")]
     assert result["example"]["subject"].startswith("Bidraget, ")
     assert "{" not in result["example"]["text"]
     assert group_rows(engine) == [] and group_audits(engine) == 0
