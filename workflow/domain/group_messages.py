@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from functools import lru_cache
 
 from workflow.domain.errors import Reason
 from workflow.domain.rules import AWARD_CLASSES
@@ -172,13 +173,22 @@ def text_reasons(subject: str, text: str) -> list[Reason]:
 def fill(text: str, values: Mapping[str, str]) -> str:
     """`text` with each known placeholder replaced by its value (check `text_reasons` first:
     an unknown one is left as written)."""
-    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+    return "".join(
+        (values.get(part, "{" + part + "}") if i % 2 else part)
+        for i, part in enumerate(_parts(text))
+    )
+
+
+@lru_cache(maxsize=64)  # one text, filled in for thousands of recipients
+def _parts(text: str) -> tuple[str, ...]:
+    """Literal text and placeholder names, alternating (the names at odd positions)."""
+    return tuple(_PLACEHOLDER.split(text))
 
 
 # --- the recipients -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Target:
     """One matching entry as a group message needs it."""
 
@@ -225,7 +235,7 @@ def recipients(targets: Sequence[Target], audience: Audience) -> Recipients:
         Audience.COORDINATORS: ("coordinator",),
         Audience.BOTH: ("unit", "coordinator"),
     }[audience]
-    by_address: dict[str, tuple[str, list[str], list[Target]]] = {}
+    by_address: dict[str, tuple[str, list[str], dict[int, Target]]] = {}
     unreachable: list[Unreachable] = []
     for target in targets:
         for role in roles:
@@ -233,14 +243,15 @@ def recipients(targets: Sequence[Target], audience: Audience) -> Recipients:
             if not address:
                 unreachable.append(Unreachable(target, role))
                 continue
-            address_key = address.lower()
-            _, its_roles, its_targets = by_address.setdefault(address_key, (address, [], []))
-            if role not in its_roles:
-                its_roles.append(role)
-            if target not in its_targets:
-                its_targets.append(target)
+            found = by_address.get(address.lower())
+            if found is None:
+                by_address[address.lower()] = (address, [role], {target.entry_id: target})
+                continue
+            if role not in found[1]:
+                found[1].append(role)
+            found[2].setdefault(target.entry_id, target)
     reached = tuple(
-        GroupRecipient(address, tuple(its_roles), tuple(its_targets))
+        GroupRecipient(address, tuple(its_roles), tuple(its_targets.values()))
         for address, its_roles, its_targets in by_address.values()
     )
     return Recipients(reached, tuple(unreachable))
@@ -257,6 +268,17 @@ def placeholder_values(
     group was chosen for a missing extract, so {datum} is the extract's deadline.
     `date_words` writes a date in Swedish ("17 maj 2027")."""
     base = public_url.rstrip("/")
+    if len(targets) == 1:  # most messages: one unit's own
+        (one,) = targets
+        return {
+            "enhet": one.unit,
+            "organisation": one.organisation,
+            "datum": f"den {date_words(one.extract_due if extract else one.contribution_due)}",
+            "länk": f"{base}/entries/{one.entry_id}",
+            "år": str(one.year),
+            "klass": AWARD_CLASSES.get(one.award_class, one.award_class),
+            "dnr": one.case_number or "",
+        }
     dues = [t.extract_due if extract else t.contribution_due for t in targets]
     return {
         "enhet": _listed(t.unit for t in targets),

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
@@ -324,29 +326,31 @@ def send_group_message(
         }
         for recipient in draft.recipients.reached
     ]
-    inserted = _insert_new(session, rows)
+    inserted = _insert_new(session, rows, group_id)
     if not inserted:  # a racing submit with the same key queued them first
         return GroupSent(group_id, len(rows), len(draft.recipients.unreachable), draft.due_at, True)
     note_outbox_written(session)
     record_audit(
         session,
         subject=GROUP_SUBJECT,
-        subject_id=min(inserted),
+        subject_id=inserted[0],
         action="queued",
         actor=actor.name,
         at=now,
         changes={
             "group_id": group_id,
             "fingerprint": draft.fingerprint(),
-            **{k: v for k, v in _summary(draft).items() if k not in ("recipients", "unreachable")},
+            "filter": draft.filter.as_dict(),
+            "subject": draft.subject,
+            "text": draft.text,
+            "send_at": draft.due_at.isoformat() if draft.scheduled else None,
+            "matched": len(draft.targets),
             "due_at": draft.due_at.isoformat(),
             "recipients": len(rows),
             "unreachable": len(draft.recipients.unreachable),
         },
     )
-    return GroupSent(
-        group_id, len(inserted), len(draft.recipients.unreachable), draft.due_at, False
-    )
+    return GroupSent(group_id, inserted[1], len(draft.recipients.unreachable), draft.due_at, False)
 
 
 def _repeated(changes: dict[str, Any], draft: GroupDraft) -> GroupSent:
@@ -366,14 +370,27 @@ def _repeated(changes: dict[str, Any], draft: GroupDraft) -> GroupSent:
     )
 
 
-def _insert_new(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert the rows whose key is not taken; the ids of those inserted."""
+def _insert_new(session: Session, rows: list[dict[str, Any]], group_id: str) -> list[int]:
+    """Insert the rows whose key is not taken, in one executemany; the (first id, how many)
+    of those this call inserted, or [] when a racing submit had inserted them all."""
     table = OutboxMessage.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.id)
-    result = session.connection().execute(statement, rows)
-    return [int(row[0]) for row in result.all()]
+    statement = insert(table).on_conflict_do_nothing(index_elements=["key"])
+    inserted = session.connection().execute(statement, rows).rowcount
+    if not inserted:
+        return []
+    # The group's keys are one range of the unique index: "group/<id>/" up to "group/<id>0".
+    first = (
+        session.connection()
+        .execute(
+            sa_select(func.min(table.c.id)).where(
+                table.c.key >= f"group/{group_id}/", table.c.key < f"group/{group_id}0"
+            )
+        )
+        .scalar_one()
+    )
+    return [int(first), int(inserted)]
 
 
 def group_messages(session: Session, actor: Actor, *, limit: int = 200) -> list[dict[str, Any]]:
