@@ -176,9 +176,13 @@ def _time_reasons(send_at: datetime | None, now: datetime) -> list[Reason]:
         return []
     if send_at.tzinfo is None or send_at.utcoffset() is None:
         return [Reason("invalid_time", "Ange tiden med tidszon.")]
-    if send_at < now - LATE_TOLERANCE:
+    try:
+        passed, too_far = send_at < now - LATE_TOLERANCE, send_at > now + MAX_AHEAD
+    except OverflowError:  # year 1 or 9999 with an offset: no moment in UTC at all
+        passed, too_far = send_at.year < now.year, send_at.year > now.year
+    if passed:
         return [Reason("time_passed", "Tiden för utskicket har redan passerat. Välj en senare.")]
-    if send_at > now + MAX_AHEAD:
+    if too_far:
         return [Reason("time_too_far", "Ett utskick kan planeras högst ett år framåt.")]
     return []
 

@@ -122,7 +122,17 @@ def preview_group_message(body: GroupMessageRequest, token: TokenDep) -> dict[st
         return service.preview_group_message(session, actor, body.as_request(), now=now())
 
 
-@router.post("/messages", response_model=GroupSentPublic, status_code=201)
+@router.post(
+    "/messages",
+    response_model=GroupSentPublic,
+    status_code=201,
+    responses={
+        200: {
+            "model": GroupSentPublic,
+            "description": "The same Idempotency-Key again: the first submission's result.",
+        }
+    },
+)
 def send_group_message(
     body: GroupMessageRequest,
     token: TokenDep,
