@@ -17,7 +17,8 @@ Measured, in this process through the service layer (what the page and the API c
   messages/s from the first to the last received.
 
 Baseline, same run, same machine: bench/mail_pipeline.py's pipeline of --reminders deadline
-reminders (planned through the services, swept by the worker, rendered, sent). Goal: group
+reminders (planned through the services — in organisations of 100 units, see
+`plan_in_organisations` — swept by the worker, rendered, sent). Goal: group
 messages/s ≥ 0.9 × reminders/s. The reminder pipeline runs before and after the group message
 and their mean is the baseline (the machine is shared; a single run drifts).
 """
@@ -183,7 +184,59 @@ def run_group(kind: str, args: argparse.Namespace, directory: Path) -> GroupRun:
     )
 
 
+def plan_in_organisations(engine: Engine, entries: int) -> None:
+    """`mail_pipeline.plan`, with the units in organisations of 100 instead of one: each
+    city-run entry's agenda request carries its organisation's draft board report, which
+    lists every unit of it, so one organisation of 834 makes planning quadratic (half an hour
+    on a busy machine). The reminders planned, and so the rate measured, are the same."""
+    with transaction(engine) as session:
+        services.create_cycle(
+            session,
+            year=YEAR,
+            contribution_deadline=date(YEAR, 5, 17),
+            extract_deadline=date(YEAR, 6, 28),
+            winners_date=date(YEAR, 11, 26),
+        )
+    organisation_id = 0
+    for number in range(entries):
+        with transaction(engine) as session:
+            if number % UNITS_PER_ORGANISATION == 0:
+                organisation_id = (
+                    services.create_organisation(
+                        session,
+                        name=f"Förvaltning {number // UNITS_PER_ORGANISATION:03d}",
+                        kind="forvaltning",
+                        board="Nämnden",
+                        coordinator_email="samordnare@example.se",
+                    ).id
+                    or 0
+                )
+            unit = services.create_unit(
+                session,
+                services.UnitCreate(
+                    organisation_id=organisation_id,
+                    name=f"Enhet {number:05d}",
+                    staff_count=12,
+                    manager_has_budget_and_staff_responsibility=True,
+                    has_business_plan=True,
+                    share_stockholm_residents=0.9,
+                    budget_in_balance=True,
+                    privately_run=False,
+                    contact_email=f"chef{number}@example.se",
+                ),
+            )
+            services.create_entry(
+                session,
+                unit_id=unit.id or 0,
+                year=YEAR,
+                award_class="socialtjanst",
+                actor="bench",
+                now=pipeline.NOW,
+            )
+
+
 def reminder_run(kind: str, args: argparse.Namespace, directory: Path) -> pipeline.PipelineRun:
+    pipeline.plan = plan_in_organisations  # see its docstring
     return pipeline.run_pipeline(
         kind,
         reminders=args.reminders,
