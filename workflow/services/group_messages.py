@@ -381,7 +381,10 @@ def _insert_new(session: Session, rows: list[dict[str, Any]], group_id: str) -> 
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(table).on_conflict_do_nothing(index_elements=["key"])
-    inserted = session.connection().execute(statement, rows).rowcount
+    if dialect == "postgresql":  # psycopg's executemany counts no rows: have them returned
+        inserted = len(session.connection().execute(statement.returning(table.c.id), rows).all())
+    else:  # sqlite3 sums an executemany's rows, which is cheaper than returning them
+        inserted = session.connection().execute(statement, rows).rowcount
     if not inserted:
         return []
     # The group's keys are one range of the unique index: "group/<id>/" up to "group/<id>0".
