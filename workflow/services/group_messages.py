@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, text
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
@@ -304,6 +304,7 @@ def send_group_message(
     already used is a Conflict."""
     draft = check_group_message(session, actor, request, now=now)
     group_id = group_id_for(actor, idempotency_key)
+    _take_turns(session, group_id)
     earlier = group_event(session, group_id)
     if earlier is not None:
         return _repeated(earlier.changes, draft)
@@ -374,6 +375,15 @@ def _repeated(changes: dict[str, Any], draft: GroupDraft) -> GroupSent:
     )
 
 
+def _take_turns(session: Session, group_id: str) -> None:
+    """Two submits of one group take turns from here to their commit on PostgreSQL (a
+    transaction-scoped advisory lock), so the second finds the first's audit event. SQLite
+    serialises writers anyway; there the unique keys and the insert's row count decide."""
+    if session.get_bind().dialect.name == "postgresql":
+        lock = int(group_id[:15], 16)  # 60 bits of the group id: within a signed bigint
+        session.connection().execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": lock})
+
+
 def _insert_new(session: Session, rows: list[dict[str, Any]], group_id: str) -> list[int]:
     """Insert the rows whose key is not taken, in one executemany; the (first id, how many)
     of those this call inserted, or [] when a racing submit had inserted them all."""
@@ -381,10 +391,10 @@ def _insert_new(session: Session, rows: list[dict[str, Any]], group_id: str) -> 
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(table).on_conflict_do_nothing(index_elements=["key"])
-    if dialect == "postgresql":  # psycopg's executemany counts no rows: have them returned
-        inserted = len(session.connection().execute(statement.returning(table.c.id), rows).all())
-    else:  # sqlite3 sums an executemany's rows, which is cheaper than returning them
-        inserted = session.connection().execute(statement, rows).rowcount
+    result = session.connection().execute(statement, rows)
+    # sqlite3 sums an executemany's rows; psycopg's reports -1, but on PostgreSQL this submit
+    # holds its group's lock (`_take_turns`) and found no earlier one, so every row is new.
+    inserted = len(rows) if dialect == "postgresql" else result.rowcount
     if not inserted:
         return []
     # The group's keys are one range of the unique index: "group/<id>/" up to "group/<id>0".
