@@ -88,6 +88,15 @@ def payload(kind: str, **changes: Any) -> dict[str, Any]:
             link="https://kvalitet.stockholm.se/password/abc",
             expires_at="2024-05-13T06:00:00+00:00",
         )
+    if kind == "group_message":  # the award office's own words, filled in when queued
+        base.update(
+            group_id="g1",
+            group_subject="Om ert bidrag, Ungdomsjouren",
+            group_text="Hej Ungdomsjouren!\n\nSkicka bidraget senast den 17 maj 2024:\n"
+            "https://kvalitet.stockholm.se/entries/41",
+            roles=["unit"],
+            entry_ids=[41],
+        )
     if kind == "deadline_extended":
         base.update(
             deadline_kind="contribution",

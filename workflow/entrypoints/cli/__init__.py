@@ -30,6 +30,7 @@ from workflow.entrypoints.cli import (
     backups,
     entries,
     examination,
+    messages,
     operations,
     processes,
     records,
@@ -105,6 +106,10 @@ outbox_app.command("edit")(operations.outbox_edit)
 app.add_typer(outbox_app, name="outbox")
 
 examination.install(app)
+message_app = typer.Typer(help="Skriv till en grupp.", no_args_is_help=True)
+message_app.command("preview")(messages.message_preview)
+message_app.command("send")(messages.message_send)
+app.add_typer(message_app, name="message")
 
 reminders_app = typer.Typer(help="Planerade påminnelser.", no_args_is_help=True)
 reminders_app.command("list")(operations.reminders_list)

@@ -18,7 +18,7 @@ from workflow.domain.rules import EARLIEST_YEAR, LATEST_YEAR
 from workflow.domain.stages import STAGE_LABELS_SV, Stage
 from workflow.entrypoints.http.deps import now, visible_entry
 from workflow.entrypoints.http.schemas import MAX_ID
-from workflow.entrypoints.web import errors, forms, outbox_control
+from workflow.entrypoints.web import errors, forms, group_messages, outbox_control
 from workflow.entrypoints.web.entry_page import OUTBOX_PAGE_SIZE, entry_context
 from workflow.entrypoints.web.pages import STATIC_DIR, Id, error_page, render
 from workflow.entrypoints.web.session import (
@@ -264,7 +264,7 @@ def retry_message(request: Request, message_id: Id, form: FormDep) -> Response:
 def install(app: FastAPI) -> None:
     """Add the pages, their CSS and page-rendering error handlers to `app`: every handler
     the API registered keeps answering its own paths; web paths get pages."""
-    for pages in (login_router, router, forms.router, outbox_control.router):
+    for pages in (login_router, router, forms.router, outbox_control.router, group_messages.router):
         app.include_router(pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     errors.install(app)
