@@ -84,6 +84,7 @@ STAGES: Mapping[str, tuple[str, ...]] = {
     "contribution_receipt": ("notified", "board_decision", "submitted"),
     "site_visit_notice": ("submitted",),
     "site_visit_cancelled": ("submitted",),  # the withdrawal of an entry with a visit booked
+    "group_message": ("notified",),  # the office's own words to a group it picked
     "feedback_letter": ("feedback",),
     "jury_outcome": ("jury",),
     "withdrawal_confirmation": tuple(ORDER[:-1]),
@@ -124,6 +125,11 @@ def variants(kind: str, stage: str) -> Iterator[dict[str, Any]]:
         yield {"examiners": ["Åsa Öberg", "Bo Ek"], "site_visit_on": "2025-03-25",
                "starts_at": "09:00", "ends_at": "12:00"}  # fmt: skip
         yield {"site_visit_on": "2025-03-25"}  # an older notice: the examiner from the facts
+    elif kind == "group_message":  # filled in when queued, from the office's own text
+        for roles, entry_ids in ((["unit"], [ENTRY_ID]), (["coordinator"], [ENTRY_ID, 42])):
+            yield {"group_id": "g1", "group_subject": "Om ert bidrag", "roles": roles,
+                   "entry_ids": entry_ids, "group_text": "Hej!\n\nGlöm inte att skicka in bidraget:"
+                   f"\n{ENTRY_LINK}\n\nHör av er om något är oklart."}  # fmt: skip
     elif kind == "password_link":
         for welcome in (True, False):
             yield {"name": "eva", "welcome": welcome, "link": "https://kvalitet.stockholm.se/p/x",
