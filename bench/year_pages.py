@@ -104,7 +104,7 @@ def seed(database_url: str, organisations: int, units: int, entries: int) -> See
             )
             for row in range(units)
         ]
-        seeded.unit_ids = [unit.id for unit in import_units(session, specs) if unit.id]
+        seeded.unit_ids = import_units(session, specs)
         for number, organisation_id in enumerate(seeded.organisation_ids[:50]):
             made = create_user(
                 session,
