@@ -162,13 +162,14 @@ def _docx_page(document: DocxDocument, header: Mapping[str, str]) -> None:
 def _docx_info_block(document: DocxDocument, header: Mapping[str, str]) -> None:
     """First page: the sender and case officer on the left; date and addressee on the right."""
     meeting = header["sammanträde"]
+    phone = f"Telefon: {header['telefon']}" if header["telefon"] else ""
     rows = (
         (header["förvaltning"], header["datum"]),
         (header["avdelning"], ""),
         ("", ""),
         ("Handläggare", "Till"),
         (header["handläggare"], header["till"]),
-        (f"Telefon: {header['telefon']}", f"Sammanträde {meeting}" if meeting else ""),
+        (phone, f"Sammanträde {meeting}" if meeting else ""),
     )
     table = document.add_table(len(rows), 2)
     _fixed_columns(table, (_LEFT_COLUMN, _TEXT_WIDTH - _LEFT_COLUMN))

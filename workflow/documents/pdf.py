@@ -185,13 +185,14 @@ def _pdf_page(header: Mapping[str, str], total_pages: int | None) -> Callable[[A
 
 def _pdf_info_block(header: Mapping[str, str], style: ParagraphStyle) -> Any:
     meeting = header["sammanträde"]
+    phone = f"Telefon: {header['telefon']}" if header["telefon"] else ""
     rows = (
         (f"**{header['förvaltning']}**", header["datum"]),
         (header["avdelning"], ""),
         ("", ""),
         ("Handläggare", "Till"),
         (header["handläggare"], f"**{header['till']}**"),
-        (f"Telefon: {header['telefon']}", f"Sammanträde {meeting}" if meeting else ""),
+        (phone, f"Sammanträde {meeting}" if meeting else ""),
     )
     table = Table(
         [[Paragraph(_pdf_inline(text) or "\u00a0", style) for text in row] for row in rows],
