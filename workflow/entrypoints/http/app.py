@@ -17,6 +17,7 @@ from workflow.entrypoints.http import (
     api,
     calendars,
     examination,
+    feedback,
     hooks,
     ops,
     outbox_control,
@@ -82,6 +83,7 @@ def create_app() -> FastAPI:
         reports.router,
         outbox_control.router,
         examination.router,
+        feedback.router,
     ):
         app.include_router(router)
     app.include_router(web_years.router)
