@@ -30,6 +30,7 @@ from workflow.entrypoints.cli import (
     backups,
     entries,
     examination,
+    feedback,
     operations,
     processes,
     records,
@@ -105,6 +106,7 @@ outbox_app.command("edit")(operations.outbox_edit)
 app.add_typer(outbox_app, name="outbox")
 
 examination.install(app)
+app.add_typer(feedback.feedback_app, name="feedback")
 
 reminders_app = typer.Typer(help="Planerade påminnelser.", no_args_is_help=True)
 reminders_app.command("list")(operations.reminders_list)
