@@ -51,7 +51,7 @@ def release(
     )
     scope = f"klassen {swedish.klass(made.award_class)}" if made.award_class else "alla klasser"
     if made.status == "scheduled":
-        typer.echo(f"Återkopplingen för {scope} {year} släpps {swedish.tid(made.due_at)}.")
+        typer.echo(f"Återkopplingen för {scope} {year} släpps den {swedish.tid(made.due_at)}.")
     else:
         typer.echo(
             f"Återkopplingen för {scope} {year} är släppt: {made.released} "
