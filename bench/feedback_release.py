@@ -7,6 +7,10 @@ The entries are seeded examined, each with a submitted consensus over the cycle'
 criteria (two points of strengths and one development area per criterion, a two-paragraph
 summary) and a team of two. The release runs in a child process, so its peak memory (maximum
 resident set) is the release's own and not the seeding's.
+
+Measured 2026-12-03 on SQLite, 2 cores shared with four other sessions (load average 9):
+1,000 entries released, 1,000 letters with their PDF queued in 42.4 s, peak 127 MB. Before
+the PDF writer drew its page numbers in one pass (it laid every report out twice): 74.8-90.9 s.
 """
 
 from __future__ import annotations
