@@ -52,8 +52,10 @@ def docx_from_markup(markup: ReportMarkup, *, document_date: date | None = None)
     properties.subject = "Kvalitetsutmärkelsen"
     properties.author = markup.header["förvaltning"]
     properties.last_modified_by = markup.header["förvaltning"]
-    properties.comments = "Utkast till tjänsteutlåtande. Fyll i det som står inom hakparentes."
-    properties.keywords = "tjänsteutlåtande, kvalitetsutmärkelsen"
+    kind = markup.header["dokument"] or "Tjänsteutlåtande"
+    if kind == "Tjänsteutlåtande":
+        properties.comments = "Utkast till tjänsteutlåtande. Fyll i det som står inom hakparentes."
+    properties.keywords = f"{kind.lower()}, kvalitetsutmärkelsen"
     properties.language = "sv-SE"
     properties.revision = 1
     if document_date is not None:

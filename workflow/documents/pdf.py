@@ -157,7 +157,7 @@ def _build_pdf(markup: ReportMarkup) -> tuple[bytes, int]:
         bottomMargin=24 * mm,
         title=pdf_safe(markup.title),
         author=header["förvaltning"],
-        subject="Tjänsteutlåtande, Kvalitetsutmärkelsen",
+        subject=f"{header['dokument'] or 'Tjänsteutlåtande'}, Kvalitetsutmärkelsen",
         creator="Kvalitetsutmärkelsen",
         lang="sv-SE",
         displayDocTitle=1,
