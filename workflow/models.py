@@ -459,3 +459,22 @@ class CalendarEvent(SQLModel, table=True):
     sequence: int
     fingerprint: str  # sha256 of DTSTART, DTEND, SUMMARY, LOCATION and STATUS as published
     last_modified: datetime = Field(sa_column=_utc_column())
+
+
+class FeedbackRelease(SQLModel, table=True):
+    """The admin's release of a cycle's feedback reports (for one class, or all when
+    `award_class` is None) at `due_at`: `scheduled` until a sweep or the admin carries it out,
+    then `done` (or `refused`, with the reasons, when entries still lacked consensus)."""
+
+    __tablename__ = "feedback_release"
+
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    award_class: str | None = None
+    due_at: datetime = Field(sa_column=_utc_column())
+    status: str = Field(default="scheduled", index=True)  # scheduled | done | refused
+    requested_by: str
+    created_at: datetime = Field(sa_column=_utc_column())
+    done_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    released: int = 0  # entries moved to `feedback` by it
+    reasons: list[str] = Field(sa_column=_json_column())

@@ -711,3 +711,11 @@ def test_templates_folder_can_be_overridden(tmp_path: Path):
 
     assert parsed["Subject"] == "Hej Ungdomsjouren"
     assert text_of(parsed) == "Text för Ungdomsjouren\n"
+
+
+def test_the_feedback_letter_links_the_report_and_says_it_is_attached():
+    """The letter points to the feedback report on the entry's page and says it comes as a PDF."""
+    text = text_of(parse(render("feedback_letter")))
+
+    assert "Rapporten är bifogad som PDF" in " ".join(text.split())
+    assert "/feedback-report.pdf" in text

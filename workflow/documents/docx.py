@@ -52,8 +52,10 @@ def docx_from_markup(markup: ReportMarkup, *, document_date: date | None = None)
     properties.subject = "Kvalitetsutmärkelsen"
     properties.author = markup.header["förvaltning"]
     properties.last_modified_by = markup.header["förvaltning"]
-    properties.comments = "Utkast till tjänsteutlåtande. Fyll i det som står inom hakparentes."
-    properties.keywords = "tjänsteutlåtande, kvalitetsutmärkelsen"
+    kind = markup.header["dokument"] or "Tjänsteutlåtande"
+    if kind == "Tjänsteutlåtande":
+        properties.comments = "Utkast till tjänsteutlåtande. Fyll i det som står inom hakparentes."
+    properties.keywords = f"{kind.lower()}, kvalitetsutmärkelsen"
     properties.language = "sv-SE"
     properties.revision = 1
     if document_date is not None:
@@ -162,13 +164,14 @@ def _docx_page(document: DocxDocument, header: Mapping[str, str]) -> None:
 def _docx_info_block(document: DocxDocument, header: Mapping[str, str]) -> None:
     """First page: the sender and case officer on the left; date and addressee on the right."""
     meeting = header["sammanträde"]
+    phone = f"Telefon: {header['telefon']}" if header["telefon"] else ""
     rows = (
         (header["förvaltning"], header["datum"]),
         (header["avdelning"], ""),
         ("", ""),
         ("Handläggare", "Till"),
         (header["handläggare"], header["till"]),
-        (f"Telefon: {header['telefon']}", f"Sammanträde {meeting}" if meeting else ""),
+        (phone, f"Sammanträde {meeting}" if meeting else ""),
     )
     table = document.add_table(len(rows), 2)
     _fixed_columns(table, (_LEFT_COLUMN, _TEXT_WIDTH - _LEFT_COLUMN))

@@ -76,9 +76,13 @@ class ReportMarkup:
         return next((b.text for b in self.blocks if b.kind == "title"), "")
 
 
-def render_markup(context: Mapping[str, Any], template_dir: Path | None = None) -> ReportMarkup:
+def render_markup(
+    context: Mapping[str, Any],
+    template_dir: Path | None = None,
+    template_name: str = REPORT_TEMPLATE,
+) -> ReportMarkup:
     """The template rendered with `context`, parsed into the page header and the blocks."""
-    template = environment(template_dir or DOCUMENT_TEMPLATE_DIR).get_template(REPORT_TEMPLATE)
+    template = environment(template_dir or DOCUMENT_TEMPLATE_DIR).get_template(template_name)
     # XML (so DOCX) cannot hold control characters; a stored text with one must not make the
     # report impossible to write.
     return parse_markup(_NOT_IN_XML.sub("", template.render(context)))

@@ -18,6 +18,7 @@ from typing import Any
 from sqlmodel import Session
 
 from workflow import documents
+from workflow.documents.feedback import feedback_attachment
 from workflow.domain.calendar import entry_deadline, reminder_recipient
 from workflow.domain.errors import WorkflowError
 from workflow.domain.messages import MessageSpec, Recipient
@@ -146,17 +147,29 @@ def files_made_on_queueing(
 ) -> dict[str, list[Attachment]]:
     """The files made for messages as they are queued, by kind: an agenda request carries the
     draft board report (tjänsteutlåtande) of the entry's organisation and year, made from the
-    facts as they are in the queueing transaction. Call it where the messages are queued."""
-    if not any(spec.kind == "agenda_request" for spec in specs):
-        return {}
+    facts as they are in the queueing transaction; a feedback letter the entry's feedback
+    report (återkopplingsrapport) as a PDF. Call it where the messages are queued."""
+    kinds = {spec.kind for spec in specs}
+    made: dict[str, list[Attachment]] = {}
+    if "feedback_letter" in kinds:
+        made["feedback_letter"] = _feedback_report(session, entry_id)
+    if "agenda_request" not in kinds:
+        return made
     subject = documents.report_subject(session, entry_id)
     if subject is None:
-        return {}
+        return made
     try:
         report = documents.report_attachment(session, *subject)
     except WorkflowError:  # nothing for the board to decide: the request goes without
-        return {}
-    return {"agenda_request": [report]}
+        return made
+    return {**made, "agenda_request": [report]}
+
+
+def _feedback_report(session: Session, entry_id: int) -> list[Attachment]:
+    try:
+        return [feedback_attachment(session, entry_id)]
+    except WorkflowError:  # an entry examined before consensus existed: the letter goes without
+        return []
 
 
 def entry_message_rows(

@@ -30,6 +30,7 @@ from workflow.entrypoints.cli import (
     backups,
     entries,
     examination,
+    feedback,
     messages,
     operations,
     processes,
@@ -110,6 +111,7 @@ message_app = typer.Typer(help="Skriv till en grupp.", no_args_is_help=True)
 message_app.command("preview")(messages.message_preview)
 message_app.command("send")(messages.message_send)
 app.add_typer(message_app, name="message")
+app.add_typer(feedback.feedback_app, name="feedback")
 
 reminders_app = typer.Typer(help="Planerade påminnelser.", no_args_is_help=True)
 reminders_app.command("list")(operations.reminders_list)

@@ -17,6 +17,7 @@ from workflow.entrypoints.http import (
     api,
     calendars,
     examination,
+    feedback,
     group_messages,
     hooks,
     ops,
@@ -28,6 +29,7 @@ from workflow.entrypoints.http import (
 )
 from workflow.entrypoints.http.limits import LimitApiBodies
 from workflow.entrypoints.web import examination as web_examination
+from workflow.entrypoints.web import feedback as web_feedback
 from workflow.entrypoints.web import routes as web_pages
 from workflow.entrypoints.web import setup as setup_pages
 from workflow.entrypoints.web import years as web_years
@@ -84,10 +86,12 @@ def create_app() -> FastAPI:
         outbox_control.router,
         examination.router,
         group_messages.router,
+        feedback.router,
     ):
         app.include_router(router)
     app.include_router(web_years.router)
     app.include_router(web_examination.router)
+    app.include_router(web_feedback.router)
     for pages in setup_pages.ROUTERS:  # before `install`, which wraps every error handler
         app.include_router(pages)
     web_pages.install(app)

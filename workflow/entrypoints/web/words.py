@@ -63,6 +63,8 @@ NOTICES: Mapping[str, str] = {
     "moved": "Ändringen är sparad.",
     "criteria": "Bedömningsgrunderna är sparade.",
     "team": "Examinatorsteamet är sparat.",
+    "feedback_released": "Återkopplingen är släppt; breven med rapporterna är på väg.",
+    "feedback_scheduled": "Släppet av återkopplingen är inplanerat.",
     "draft": "Utkastet är sparat. Ni kan fortsätta senare.",
     "assessment": "Bedömningen är inlämnad och låst.",
     "reopened": "Bedömningen är öppnad igen.",
