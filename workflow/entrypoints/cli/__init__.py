@@ -28,6 +28,7 @@ from sqlalchemy.exc import (
 from tasks.nudge import nudge_after_outbox_commits
 from workflow.entrypoints.cli import (
     backups,
+    ceremony,
     entries,
     examination,
     operations,
@@ -105,6 +106,7 @@ outbox_app.command("edit")(operations.outbox_edit)
 app.add_typer(outbox_app, name="outbox")
 
 examination.install(app)
+ceremony.install(app)
 
 reminders_app = typer.Typer(help="Planerade påminnelser.", no_args_is_help=True)
 reminders_app.command("list")(operations.reminders_list)

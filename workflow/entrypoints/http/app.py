@@ -16,6 +16,7 @@ from workflow import db, logs
 from workflow.entrypoints.http import (
     api,
     calendars,
+    ceremony,
     examination,
     hooks,
     ops,
@@ -82,6 +83,7 @@ def create_app() -> FastAPI:
         reports.router,
         outbox_control.router,
         examination.router,
+        ceremony.router,
     ):
         app.include_router(router)
     app.include_router(web_years.router)

@@ -178,6 +178,7 @@ AUDIT_LABELS: Mapping[str, str] = {
     "award_office_email": "Utmärkelsens adress",
     "classes": "Klasser",
     "budget_rule": "Budgetregel",
+    "prize_amount": "Prischeck (kronor)",
 }
 AUDIT_ACTIONS: Mapping[str, str] = {
     "created": "Skapad",

@@ -52,6 +52,7 @@ WHERE: dict[str, str | FieldOf] = {
     "unknown_award_class": "classes",
     "missing_classes": "classes",
     "unknown_budget_rule": "budget_rule",
+    "invalid_prize_amount": "prize_amount",
     "note_too_long": "note",
     **{f"invalid_date:{name}": own_code_field for name in DATES},
     "invalid_number:year": own_code_field,
@@ -74,7 +75,8 @@ def cycles_page(request: Request) -> Response:
         cycles = registry_queries.cycles(session, newest_first=True)
     state = FormState(
         values={"classes": list(rules.AWARD_CLASSES), "budget_rule": rules.DEFAULT_BUDGET_RULE,
-                "award_office_email": rules.AWARD_OFFICE_EMAIL}
+                "award_office_email": rules.AWARD_OFFICE_EMAIL,
+                "prize_amount": _amount_text(rules.DEFAULT_PRIZE_AMOUNT)}
     )  # fmt: skip
     return setup_page(
         request, "setup/cycles.html", {"cycles": cycles, "state": state, **_choices()}, user=user
@@ -84,7 +86,7 @@ def cycles_page(request: Request) -> Response:
 @router.post("/admin/cycles", response_class=HTMLResponse)
 def create_cycle(request: Request, form: FormDep) -> Response:
     values: dict[str, Any] = form_values(
-        form, ("year", *DATES, "award_office_email", "budget_rule")
+        form, ("year", *DATES, "award_office_email", "budget_rule", "prize_amount")
     )
     values["classes"] = _classes(form)
     with db.transaction() as session:
@@ -100,6 +102,7 @@ def create_cycle(request: Request, form: FormDep) -> Response:
             for name in DATES:
                 if not values[name]:
                     reasons.append(Reason(f"invalid_date:{name}", f"{DATE_LABELS[name]} saknas."))
+            prize = _form_amount(values["prize_amount"], reasons)
             raise_if(reasons)
             cycle = registry.create_cycle(
                 session,
@@ -110,6 +113,7 @@ def create_cycle(request: Request, form: FormDep) -> Response:
                 award_office_email=values["award_office_email"] or rules.AWARD_OFFICE_EMAIL,
                 classes=values["classes"] or None,
                 budget_rule=values["budget_rule"] or rules.DEFAULT_BUDGET_RULE,
+                prize_amount=rules.DEFAULT_PRIZE_AMOUNT if prize is None else prize,
                 created=registry.Created(user.actor.name, now()),
             )
             created_year = cycle.year
@@ -120,6 +124,23 @@ def create_cycle(request: Request, form: FormDep) -> Response:
         context = {"cycles": cycles, "state": state, **_choices()}
         return setup_page(request, "setup/cycles.html", context, user=user, status=422)
     return RedirectResponse(f"/admin/cycles/{created_year}?ok=created", status_code=303)
+
+
+def _amount_text(amount: int) -> str:
+    return f"{amount:,}".replace(",", " ")
+
+
+def _form_amount(text: str, reasons: list[Reason]) -> int | None:
+    """Whole kronor as typed ("50 000", "50000 kr"); None when left empty."""
+    plain = "".join(text.split()).removesuffix("kronor").removesuffix("kr")
+    if not plain:
+        return None
+    if not (plain.isascii() and plain.isdigit()) or len(plain) > 9:
+        reasons.append(
+            Reason("invalid_prize_amount", "Ange prissumman i hela kronor, t.ex. 50 000.")
+        )
+        return None
+    return int(plain)
 
 
 def _classes(form: FormData) -> list[str]:
@@ -138,6 +159,7 @@ def _values_of(cycle: Cycle) -> dict[str, Any]:
         **{name: getattr(cycle, name).isoformat() for name in DATES},
         "award_office_email": cycle.award_office_email,
         "budget_rule": cycle.budget_rule,
+        "prize_amount": _amount_text(cycle.prize_amount),
         "classes": list(cycle.classes),
         "note": "",
     }
@@ -160,7 +182,7 @@ def cycle_page(request: Request, year: int = Year) -> Response:
 @router.post("/admin/cycles/{year}", response_class=HTMLResponse)
 def update_cycle(request: Request, form: FormDep, year: int = Year) -> Response:
     values: dict[str, Any] = form_values(
-        form, (*DATES, "award_office_email", "budget_rule", "note")
+        form, (*DATES, "award_office_email", "budget_rule", "prize_amount", "note")
     )
     values["classes"] = _classes(form)
     with db.transaction() as session:
@@ -171,6 +193,7 @@ def update_cycle(request: Request, form: FormDep, year: int = Year) -> Response:
         with db.transaction() as session:
             reasons: list[Reason] = []
             days = {n: form_date(values[n], n, DATE_LABELS[n], reasons) for n in DATES}
+            prize = _form_amount(values["prize_amount"], reasons)
             raise_if(reasons)
             registry.update_cycle(
                 session,
@@ -180,6 +203,7 @@ def update_cycle(request: Request, form: FormDep, year: int = Year) -> Response:
                 classes=values["classes"],
                 award_office_email=values["award_office_email"] or None,
                 budget_rule=values["budget_rule"] or None,
+                prize_amount=prize,
                 note=values["note"] or None,
                 **days,
             )
