@@ -124,6 +124,22 @@ def documents_for_winner(session: Session, entry_id: int) -> list[Attachment]:
     ]
 
 
+def prize_links(acting: Actor, entry: Entry) -> list[tuple[str, str]]:
+    """(label, path) of the winner's documents for its entry page: shown once the entry is in
+    stage `jury` as a winner, to those who may fetch them (the page shows the entry only to
+    those who may see it)."""
+    if not is_announced_winner(entry) or acting.role not in _FETCHERS:
+        return []
+    return [
+        ("Diplom (PDF)", f"/entries/{entry.id}/diploma.pdf"),
+        ("Prisbrev med prischeck (Word)", f"/entries/{entry.id}/prize-letter.docx"),
+        ("Prisbrev med prischeck (PDF)", f"/entries/{entry.id}/prize-letter.pdf"),
+    ]
+
+
+_FETCHERS = frozenset({Role.ADMIN, Role.COORDINATOR, Role.UNIT_CONTACT})
+
+
 def prize_document(
     session: Session, entry_id: int, document: str, fmt: str, *, acting: Actor
 ) -> Attachment:

@@ -26,6 +26,7 @@ SETUP_NOTICES: Mapping[str, str] = {
     "imported": "Enheterna är inlästa.",
     "link_sent": "En ny länk för att välja lösenord skickas till användarens e-post.",
     "deactivated": "Användaren är inaktiverad och kan inte längre logga in.",
+    "invited": "Inbjudan till ceremonin är köad till de deltagande enheterna och samordnarna.",
 }
 
 

@@ -31,6 +31,7 @@ from workflow.entrypoints.web.setup_common import (
 )
 from workflow.models import Cycle
 from workflow.queries import registry as registry_queries
+from workflow.queries.ceremony import ceremony_view
 from workflow.services import registry
 
 router = APIRouter(include_in_schema=False)
@@ -165,17 +166,23 @@ def _values_of(cycle: Cycle) -> dict[str, Any]:
     }
 
 
+def cycle_context(session: Any, year: int) -> dict[str, Any]:
+    """What the cycle's page shows (its form filled in with the cycle as it is)."""
+    cycle = _cycle(session, year)
+    return {
+        "cycle": cycle,
+        "state": FormState(values=_values_of(cycle)),
+        "history": audit_events(session, "cycle", cycle.id or 0),
+        "ceremony": ceremony_view(session, cycle),
+        **_choices(),
+    }
+
+
 @router.get("/admin/cycles/{year}", response_class=HTMLResponse)
 def cycle_page(request: Request, year: int = Year) -> Response:
     with db.transaction() as session:
         user = admin(session, request)
-        cycle = _cycle(session, year)
-        context = {
-            "cycle": cycle,
-            "state": FormState(values=_values_of(cycle)),
-            "history": audit_events(session, "cycle", cycle.id or 0),
-            **_choices(),
-        }
+        context = cycle_context(session, year)
     return setup_page(request, "setup/cycle.html", context, user=user)
 
 
@@ -214,6 +221,7 @@ def update_cycle(request: Request, form: FormDep, year: int = Year) -> Response:
                 "cycle": cycle,
                 "state": place_reasons(FormState(values=values), error.reasons, WHERE),
                 "history": audit_events(session, "cycle", cycle.id or 0),
+                "ceremony": ceremony_view(session, cycle),
                 **_choices(),
             }
         return setup_page(request, "setup/cycle.html", context, user=user, status=422)
