@@ -73,6 +73,10 @@ def test_documents_invitations_and_prize_amount_over_http_and_cli(
         out = server.cli("ceremony", "invite", "--year", "2024")
         assert "köad till 0 adresser (2 hade redan fått den)" in flat(out)
 
+        out = server.cli("cycle", "update", "--year", "2024", "--prize-amount", "65000")
+        assert "Prischeck: 65 000 kronor" in flat(out)
+        refused(stranger.get(f"{url}/prize-letter.pdf"), 404, "not_found")
+
         # The operator saves a winner's documents from the command line.
         saved = server.cli("ceremony", "documents", str(entry_id), "--out", str(tmp_path))
         names = sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".pdf", ".docx"))
