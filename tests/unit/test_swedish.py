@@ -17,6 +17,7 @@ from workflow.swedish import (
     hours_span,
     klass,
     klass_or_code,
+    kronor,
     manad,
     paragraf,
     procent,
