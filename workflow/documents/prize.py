@@ -269,6 +269,7 @@ def render_prize_letter_pdf(facts: PrizeFacts) -> bytes:
     heading = ParagraphStyle(
         "heading", fontName="Helvetica-Bold", fontSize=12.5, leading=16, spaceBefore=8, spaceAfter=6
     )
+    label_style = ParagraphStyle("label", parent=body, fontName="Times-Bold")
     logo = ParagraphStyle("logo", fontName="Helvetica-Bold", fontSize=13, leading=16, spaceAfter=14)
 
     def para(text: str, style: ParagraphStyle) -> Paragraph:
@@ -283,7 +284,7 @@ def render_prize_letter_pdf(facts: PrizeFacts) -> bytes:
         para("Prischeck", heading),
     ]
     cheque = Table(
-        [[para(label, body), para(value, body)] for label, value in _cheque_rows(facts)],
+        [[para(label, label_style), para(value, body)] for label, value in _cheque_rows(facts)],
         colWidths=[40 * mm, A4[0] - 90 * mm],
         hAlign="LEFT",
     )
@@ -292,7 +293,6 @@ def render_prize_letter_pdf(facts: PrizeFacts) -> bytes:
             [
                 ("BOX", (0, 0), (-1, -1), 1.2, colors.HexColor(CITY_BLUE)),
                 ("INNERGRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#999999")),
-                ("FONTNAME", (0, 0), (0, -1), "Times-Bold"),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
             ]
         )
