@@ -549,3 +549,45 @@ def site_visit_invitation_for(
         entry, unit, organisation, day, cycle.award_office_email, attendee,
         now=stamp, issued=issued.get(site_visit_uid(entry_id)),
     )  # fmt: skip
+
+
+# --- the ceremony invitation -------------------------------------------------------------------
+
+
+def ceremony_uid(year: int) -> str:
+    return event_uid("ceremony", year)
+
+
+def ceremony_invitation(
+    cycle: Cycle,
+    attendee_email: str,
+    attendee_name: str,
+    *,
+    issued: calendar_events.Issued,
+    now: datetime,
+) -> str:
+    """An iTIP invitation (METHOD:REQUEST) to the cycle's prize ceremony in Stadshuset, from
+    the award office to one participant. Its UID is the feed's ceremony UID and its SEQUENCE the
+    event's as recorded (`issued`), so the mail client and a subscribed feed show one event.
+    Raises ValueError for an address that is not one plain e-mail address."""
+    for label, address in (("arrangör", cycle.award_office_email), ("deltagare", attendee_email)):
+        if not is_email(address) or address != address.strip() or "\n" in address:
+            raise ValueError(f"Ogiltig e-postadress för {label}: {address!r}")
+    stamp = now.astimezone(UTC)
+    event = next(e for e in cycle_events(cycle) if str(e["UID"]) == ceremony_uid(cycle.year))
+    calendar_events.stamp(event, issued, dtstamp=stamp)
+    organiser = vCalAddress(f"mailto:{cycle.award_office_email}")
+    organiser.params["CN"] = "Kvalitetsutmärkelsen, Stockholms stad"
+    attendee = vCalAddress(f"mailto:{attendee_email}")
+    attendee.params["CN"] = " ".join(attendee_name.replace('"', "'").split())  # no DQUOTE
+    attendee.params["CUTYPE"] = "INDIVIDUAL"
+    attendee.params["ROLE"] = "REQ-PARTICIPANT"
+    attendee.params["PARTSTAT"] = "NEEDS-ACTION"
+    attendee.params["RSVP"] = "TRUE"
+    event.add("ORGANIZER", organiser)
+    event.add("ATTENDEE", attendee)
+    event.add("STATUS", "CONFIRMED")
+    calendar = _calendar("REQUEST")
+    calendar.add_component(stockholm_vtimezone(cycle.winners_date.year, cycle.winners_date.year))
+    calendar.add_component(event)
+    return bytes(calendar.to_ical()).decode("utf-8")

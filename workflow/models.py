@@ -57,6 +57,8 @@ class Cycle(SQLModel, table=True):
     # Whether a budget in balance is a condition of winning ("to_win", Östermalm 2021) or of
     # taking part at all ("to_take_part", Bromma 2024); the seeds differ, so each year says.
     budget_rule: str = Field(default="to_win", sa_column_kwargs={"server_default": "to_win"})
+    # The prize cheque each winner gets, in whole kronor, for its continued quality work.
+    prize_amount: int = Field(default=50_000, sa_column_kwargs={"server_default": "50000"})
 
 
 class Organisation(SQLModel, table=True):

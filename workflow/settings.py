@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     # Who signs every letter: the award office's name and, when set, a person to ask for.
     award_office_name: str = "Kvalitetsutmärkelsen"
     award_office_contact: str = ""
+    # Who signs the winners' diplomas and prize letters: the city director (stadsdirektören),
+    # who chairs the jury. An empty name leaves a line to sign on by hand.
+    prize_signatory_name: str = ""
+    prize_signatory_title: str = "Stadsdirektör, ordförande i domarkommittén"
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_starttls: bool = False

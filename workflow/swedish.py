@@ -164,6 +164,15 @@ def paragraf(value: str) -> str:
     return value if value.startswith("§") else f"§ {value}"
 
 
+def kronor(amount: int) -> str:
+    """An amount in whole kronor as Swedish writes it: 50000 → "50 000 kronor" (the groups
+    joined by no-break spaces, so the number never splits over two lines)."""
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise TypeError(f"Inget belopp i hela kronor: {amount!r}")
+    grouped = f"{abs(amount):,}".replace(",", "\u00a0")
+    return f"{'-' if amount < 0 else ''}{grouped}\u00a0kronor"
+
+
 def filesize(size: int) -> str:
     """A file's size as a page shows it: "512 byte", "12 kB", "1,5 MB"."""
     if size < 1024:
@@ -185,4 +194,5 @@ FILTERS: Mapping[str, Callable[..., str]] = {
     "versal": versal,
     "antal": antal,
     "ordningstal": ordningstal,
+    "kronor": kronor,
 }

@@ -93,7 +93,10 @@ STAGES: Mapping[str, tuple[str, ...]] = {
     "escalation": ("notified", "board_decision", "extract_sent"),
     "deadline_extended": ("notified", "board_decision", "extract_sent"),
     "password_link": ("",),
+    "ceremony_invitation": ("",),  # to an address, for every unit of the cycle it stands for
 }
+# Letters to a person or an address rather than about one entry: no entry page to link to.
+NOT_ABOUT_AN_ENTRY = frozenset({"password_link", "ceremony_invitation"})
 
 
 def variants(kind: str, stage: str) -> Iterator[dict[str, Any]]:
@@ -134,6 +137,14 @@ def variants(kind: str, stage: str) -> Iterator[dict[str, Any]]:
         for welcome in (True, False):
             yield {"name": "eva", "welcome": welcome, "link": "https://kvalitet.stockholm.se/p/x",
                    "expires_at": "2025-03-06T07:00:00+00:00"}  # fmt: skip
+    elif kind == "ceremony_invitation":
+        place = "Stadshuset, Hantverkargatan 1, Stockholm"
+        ceremony = {"ceremony_on": CYCLE["winners_date"], "starts_at": "15:00",
+                    "ends_at": "17:00", "place": place}  # fmt: skip
+        yield {**ceremony, "units": ["Ungdomsjouren"], "coordinator_of": []}
+        yield {**ceremony, "units": ["Ungdomsjouren", "Fältgruppen", "Mottagningen"],
+               "coordinator_of": ["Socialförvaltningen"]}  # fmt: skip
+        yield {**ceremony, "units": ["Ungdomsjouren"], "coordinator_of": ["Socialförvaltningen"]}
     else:
         yield {}
 
@@ -169,7 +180,7 @@ def payload(
         "attachments": [],
         **CYCLE,
     }
-    if kind != "password_link":  # about a person, not an entry
+    if kind not in NOT_ABOUT_AN_ENTRY:  # about a person or an address, not an entry
         base["entry_id"] = ENTRY_ID
     base.update(variant)
     return base
@@ -218,6 +229,11 @@ def test_every_letter_reads_as_the_city_writes(
 
     if kind == "password_link":
         assert context["link"] in text and context["link"] in seen_html
+    elif kind == "ceremony_invitation":
+        flat = " ".join(text.split())
+        assert "den 15 december 2025 kl. 15.00–17.00" in flat, flat
+        assert "Stadshuset" in subject + flat and "Sidan för deltagandet" not in text
+        assert all(unit in flat for unit in context["units"])
     else:  # the way in, from every letter about an entry
         assert f"Sidan för deltagandet: {ENTRY_LINK}" in text
         # … after a blank line, never run into the letter's last paragraph
@@ -278,7 +294,7 @@ def test_a_date_in_the_test_cycle_is_not_in_november() -> None:
     assert date.fromisoformat(CYCLE["winners_date"]).month == 12
 
 
-@pytest.mark.parametrize("kind", sorted(EMAIL_KINDS - {"password_link"}))
+@pytest.mark.parametrize("kind", sorted(EMAIL_KINDS - NOT_ABOUT_AN_ENTRY))
 def test_a_row_queued_before_the_cycle_dates_were_in_the_payload_still_reads_right(
     kind: str,
 ) -> None:

@@ -17,6 +17,7 @@ from workflow.swedish import (
     hours_span,
     klass,
     klass_or_code,
+    kronor,
     manad,
     paragraf,
     procent,
@@ -102,3 +103,14 @@ def test_letters_and_documents_share_one_set_of_filters():
     """The filters the templates call by name are the functions of this module."""
     assert FILTERS["datum"] is datum and FILTERS["klass"] is klass
     assert {"isodatum", "tid", "lista", "versal", "antal", "ordningstal"} <= set(FILTERS)
+
+
+def test_amounts_are_whole_kronor_in_groups_of_three_that_never_split():
+    """The prize cheque as the letters write it: "50 000 kronor", joined by no-break spaces."""
+    assert kronor(50_000) == "50\u00a0000\u00a0kronor"
+    assert kronor(1_250_000).replace("\u00a0", " ") == "1 250 000 kronor"
+    assert kronor(500).replace("\u00a0", " ") == "500 kronor"
+    assert FILTERS["kronor"] is kronor
+    for wrong in (True, 50_000.5, "50000"):
+        with pytest.raises(TypeError):
+            kronor(wrong)  # type: ignore[arg-type]

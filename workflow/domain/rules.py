@@ -215,6 +215,24 @@ BUDGET_RULES: Mapping[str, str] = {
 }
 DEFAULT_BUDGET_RULE = "to_win"
 
+# The prize cheque (prischeck) each winner gets, in whole kronor, unless the cycle says otherwise.
+DEFAULT_PRIZE_AMOUNT = 50_000
+MAX_PRIZE_AMOUNT = 10_000_000
+
+
+def prize_amount_reasons(amount: object) -> tuple[Reason, ...]:
+    """Why `amount` cannot be a cycle's prize cheque (whole kronor, 0 to 10 000 000), if so."""
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        return (Reason("invalid_prize_amount", "Prissumman ska anges i hela kronor."),)
+    if not 0 <= amount <= MAX_PRIZE_AMOUNT:
+        return (
+            Reason(
+                "invalid_prize_amount",
+                "Prissumman ska vara mellan 0 och 10 000 000 kronor.",
+            ),
+        )
+    return ()
+
 
 def budget_rule_reason(rule: str) -> Reason | None:
     """Why `rule` is not a budget rule a cycle can have, or None."""

@@ -112,6 +112,20 @@ def _jury(payload: Mapping[str, Any], today: date | None) -> dict[str, Any]:
     return {"outcome": outcome}
 
 
+@_email("ceremony_invitation")
+def _ceremony(payload: Mapping[str, Any], today: date | None) -> dict[str, Any]:
+    units = [" ".join(str(name).split()) for name in payload["units"]]
+    if not units:
+        raise ValueError("Inbjudan till ceremonin saknar enheter.")
+    return {
+        "units": units,
+        "coordinator_of": list(payload.get("coordinator_of") or ()),
+        "ceremony_on": date.fromisoformat(str(payload["ceremony_on"])),
+        # Swedish style "kl. 15.00–17.00", from the cycle's hours as queued.
+        "ceremony_hours": swedish.hours_span(payload["starts_at"], payload["ends_at"]),
+    }
+
+
 @_email("reminder")
 @_email("overdue")
 @_email("escalation")

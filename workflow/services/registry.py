@@ -82,10 +82,12 @@ def create_cycle(
     ceremony_starts_at: time | None = None,
     ceremony_ends_at: time | None = None,
     budget_rule: str = rules.DEFAULT_BUDGET_RULE,
+    prize_amount: int = rules.DEFAULT_PRIZE_AMOUNT,
     created: Created | None = None,
 ) -> Cycle:
     """A new cycle; with `created` (who, when) the audit trail records it."""
     reasons = list(rules.cycle_reasons(year, contribution_deadline, extract_deadline, winners_date))
+    reasons += rules.prize_amount_reasons(prize_amount)
     wrong_rule = rules.budget_rule_reason(budget_rule)
     if wrong_rule is not None:
         reasons.append(wrong_rule)
@@ -110,6 +112,7 @@ def create_cycle(
         ceremony_starts_at=ceremony[0],
         ceremony_ends_at=ceremony[1],
         budget_rule=budget_rule,
+        prize_amount=prize_amount,
     )
     message = f"Det finns redan en omgång för år {year}."
     insert_or_conflict(session, cycle, "cycle_exists", message)
@@ -449,6 +452,7 @@ def update_cycle(
     classes: Sequence[str] | None = None,
     award_office_email: str | None = None,
     budget_rule: str | None = None,
+    prize_amount: int | None = None,
     note: str | None = None,
 ) -> Cycle:
     """Change a cycle's dates and settings (None: unchanged); moved dates re-plan the pending
@@ -465,6 +469,8 @@ def update_cycle(
     rule = budget_rule or cycle.budget_rule
     reasons = [*rules.cycle_reasons(year, contribution, extract, winners)]
     reasons += _note_reasons(note, required=False)
+    prize = cycle.prize_amount if prize_amount is None else prize_amount
+    reasons += rules.prize_amount_reasons(prize)
     if not rules.is_email(address):
         reasons.append(Reason("invalid_email", f"'{address}' är ingen e-postadress."))
     wrong_rule = rules.budget_rule_reason(rule)
@@ -476,6 +482,7 @@ def update_cycle(
         "winners_date": winners,
         "award_office_email": address,
         "budget_rule": rule,
+        "prize_amount": prize,
     }
     if classes is not None:
         if not classes:

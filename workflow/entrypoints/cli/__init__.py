@@ -28,6 +28,7 @@ from sqlalchemy.exc import (
 from tasks.nudge import nudge_after_outbox_commits
 from workflow.entrypoints.cli import (
     backups,
+    ceremony,
     entries,
     examination,
     feedback,
@@ -112,6 +113,7 @@ message_app.command("preview")(messages.message_preview)
 message_app.command("send")(messages.message_send)
 app.add_typer(message_app, name="message")
 app.add_typer(feedback.feedback_app, name="feedback")
+ceremony.install(app)
 
 reminders_app = typer.Typer(help="Planerade påminnelser.", no_args_is_help=True)
 reminders_app.command("list")(operations.reminders_list)

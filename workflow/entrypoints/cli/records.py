@@ -10,10 +10,10 @@ from typing import Annotated
 import typer
 from sqlmodel import Session, col, select
 
-from workflow import db, imports, services
+from workflow import db, imports, services, swedish
 from workflow.demo import load_demo
 from workflow.domain.calendar import ceremony_span
-from workflow.domain.rules import AWARD_OFFICE_EMAIL, BUDGET_RULES
+from workflow.domain.rules import AWARD_OFFICE_EMAIL, BUDGET_RULES, DEFAULT_PRIZE_AMOUNT
 from workflow.entrypoints.cli.values import (
     JsonFlag,
     echo_json,
@@ -63,6 +63,9 @@ def cycle_create(
         str | None,
         typer.Option("--ceremony-ends-at", help="Prisutdelningen slutar (TT:MM; 17:00)."),
     ] = None,
+    prize_amount: Annotated[
+        int, typer.Option(help="Prischecken till varje vinnare, i hela kronor.")
+    ] = DEFAULT_PRIZE_AMOUNT,
 ) -> None:
     """Skapa en omgång med årets sista dagar."""
     starts_at = parse_optional_time(ceremony_starts_at, "--ceremony-starts-at")
@@ -83,6 +86,7 @@ def cycle_create(
             classes=award_class,
             ceremony_starts_at=starts_at,
             ceremony_ends_at=ends_at,
+            prize_amount=prize_amount,
             created=registry.Created(registry.OPERATOR, now()),
         )
     )
@@ -103,6 +107,9 @@ def cycle_update(
         str | None,
         typer.Option(help="to_win (budget i balans krävs för att vinna) eller to_take_part."),
     ] = None,
+    prize_amount: Annotated[
+        int | None, typer.Option(help="Prischecken till varje vinnare, i hela kronor.")
+    ] = None,
     note: Annotated[str | None, typer.Option(help="Varför (till granskningsloggen).")] = None,
 ) -> None:
     """Ändra en omgångs datum och inställningar; väntande påminnelser planeras om."""
@@ -120,6 +127,7 @@ def cycle_update(
             classes=award_class,
             award_office_email=award_office,
             budget_rule=budget_rule,
+            prize_amount=prize_amount,
             note=note,
         )
     )
@@ -129,7 +137,7 @@ def cycle_update(
     )
     typer.echo(
         f"Klasser: {', '.join(cycle.classes)}. {BUDGET_RULES[cycle.budget_rule]}. "
-        f"Adress: {cycle.award_office_email}."
+        f"Adress: {cycle.award_office_email}. Prischeck: {swedish.kronor(cycle.prize_amount)}."
     )
 
 

@@ -56,6 +56,7 @@ def create_cycle(body: schemas.CycleCreate, token: TokenDep) -> Cycle:
             ceremony_starts_at=body.ceremony_starts_at,
             ceremony_ends_at=body.ceremony_ends_at,
             budget_rule=body.budget_rule,
+            prize_amount=body.prize_amount,
             created=Created(actor.name, now()),
             **extra,
         )

@@ -16,6 +16,7 @@ from workflow import db, logs
 from workflow.entrypoints.http import (
     api,
     calendars,
+    ceremony,
     examination,
     feedback,
     group_messages,
@@ -28,6 +29,7 @@ from workflow.entrypoints.http import (
     years,
 )
 from workflow.entrypoints.http.limits import LimitApiBodies
+from workflow.entrypoints.web import ceremony as web_ceremony
 from workflow.entrypoints.web import examination as web_examination
 from workflow.entrypoints.web import feedback as web_feedback
 from workflow.entrypoints.web import routes as web_pages
@@ -87,11 +89,13 @@ def create_app() -> FastAPI:
         examination.router,
         group_messages.router,
         feedback.router,
+        ceremony.router,
     ):
         app.include_router(router)
     app.include_router(web_years.router)
     app.include_router(web_examination.router)
     app.include_router(web_feedback.router)
+    app.include_router(web_ceremony.router)
     for pages in setup_pages.ROUTERS:  # before `install`, which wraps every error handler
         app.include_router(pages)
     web_pages.install(app)

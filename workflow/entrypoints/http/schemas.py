@@ -90,6 +90,10 @@ class Strict(BaseModel):
         return _check_storable(value)
 
 
+# The prize cheque, whole kronor (the service says why another amount is refused, in Swedish).
+PrizeAmount = Annotated[int, Field(strict=True, description="Whole kronor, 0–10 000 000.")]
+
+
 class CycleCreate(Strict):
     year: Year
     contribution_deadline: date
@@ -107,6 +111,9 @@ class CycleCreate(Strict):
         default="to_win",
         description="Whether a budget in balance is a condition of winning or of taking part.",
     )
+    prize_amount: PrizeAmount = Field(
+        default=50_000, description="Each winner's prize cheque, in whole kronor."
+    )
 
 
 class CyclePublic(BaseModel):
@@ -120,6 +127,7 @@ class CyclePublic(BaseModel):
     ceremony_starts_at: LocalTime | None = None
     ceremony_ends_at: LocalTime | None = None
     budget_rule: str = "to_win"
+    prize_amount: int = 50_000
 
 
 class OrganisationCreate(Strict):
@@ -320,6 +328,7 @@ class CycleUpdate(Strict):
     classes: list[Annotated[str, Field(max_length=100)]] | None = Field(default=None, max_length=20)
     award_office_email: Email | None = None
     budget_rule: BudgetRule | None = None
+    prize_amount: PrizeAmount | None = None
     note: Note | None = None
 
 

@@ -59,7 +59,7 @@ from workflow.entrypoints.web.words import (
 from workflow.models import Cycle, Entry, Organisation, Reminder, Unit, User
 from workflow.queries import documents, messages, registry
 from workflow.queries import entries as entry_queries
-from workflow.services import examination
+from workflow.services import ceremony, examination
 
 OUTBOX_PAGE_SIZE = 200
 # Field-level reasons whose own message is the one to show beside the field.
@@ -138,6 +138,7 @@ def entry_context(
         "history": entry_queries.entry_history(session, entry_id),
         "forms": forms,
         "documents": files,
+        "prize_documents": ceremony.prize_links(user.actor, entry),
         "uploads": uploads,
         "upload_problem": _problem_for(problem, "upload-") if uploads else None,
         "site_visit": site_visit,

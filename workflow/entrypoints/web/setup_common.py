@@ -26,6 +26,7 @@ SETUP_NOTICES: Mapping[str, str] = {
     "imported": "Enheterna är inlästa.",
     "link_sent": "En ny länk för att välja lösenord skickas till användarens e-post.",
     "deactivated": "Användaren är inaktiverad och kan inte längre logga in.",
+    "invited": "Inbjudan till ceremonin är köad till de deltagande enheterna och samordnarna.",
 }
 
 
@@ -178,6 +179,7 @@ AUDIT_LABELS: Mapping[str, str] = {
     "award_office_email": "Utmärkelsens adress",
     "classes": "Klasser",
     "budget_rule": "Budgetregel",
+    "prize_amount": "Prischeck (kronor)",
 }
 AUDIT_ACTIONS: Mapping[str, str] = {
     "created": "Skapad",

@@ -31,6 +31,7 @@ from workflow.entrypoints.web.setup_common import (
 )
 from workflow.models import Cycle
 from workflow.queries import registry as registry_queries
+from workflow.queries.ceremony import ceremony_view
 from workflow.services import registry
 
 router = APIRouter(include_in_schema=False)
@@ -52,6 +53,7 @@ WHERE: dict[str, str | FieldOf] = {
     "unknown_award_class": "classes",
     "missing_classes": "classes",
     "unknown_budget_rule": "budget_rule",
+    "invalid_prize_amount": "prize_amount",
     "note_too_long": "note",
     **{f"invalid_date:{name}": own_code_field for name in DATES},
     "invalid_number:year": own_code_field,
@@ -74,7 +76,8 @@ def cycles_page(request: Request) -> Response:
         cycles = registry_queries.cycles(session, newest_first=True)
     state = FormState(
         values={"classes": list(rules.AWARD_CLASSES), "budget_rule": rules.DEFAULT_BUDGET_RULE,
-                "award_office_email": rules.AWARD_OFFICE_EMAIL}
+                "award_office_email": rules.AWARD_OFFICE_EMAIL,
+                "prize_amount": _amount_text(rules.DEFAULT_PRIZE_AMOUNT)}
     )  # fmt: skip
     return setup_page(
         request, "setup/cycles.html", {"cycles": cycles, "state": state, **_choices()}, user=user
@@ -84,7 +87,7 @@ def cycles_page(request: Request) -> Response:
 @router.post("/admin/cycles", response_class=HTMLResponse)
 def create_cycle(request: Request, form: FormDep) -> Response:
     values: dict[str, Any] = form_values(
-        form, ("year", *DATES, "award_office_email", "budget_rule")
+        form, ("year", *DATES, "award_office_email", "budget_rule", "prize_amount")
     )
     values["classes"] = _classes(form)
     with db.transaction() as session:
@@ -100,6 +103,7 @@ def create_cycle(request: Request, form: FormDep) -> Response:
             for name in DATES:
                 if not values[name]:
                     reasons.append(Reason(f"invalid_date:{name}", f"{DATE_LABELS[name]} saknas."))
+            prize = _form_amount(values["prize_amount"], reasons)
             raise_if(reasons)
             cycle = registry.create_cycle(
                 session,
@@ -110,6 +114,7 @@ def create_cycle(request: Request, form: FormDep) -> Response:
                 award_office_email=values["award_office_email"] or rules.AWARD_OFFICE_EMAIL,
                 classes=values["classes"] or None,
                 budget_rule=values["budget_rule"] or rules.DEFAULT_BUDGET_RULE,
+                prize_amount=rules.DEFAULT_PRIZE_AMOUNT if prize is None else prize,
                 created=registry.Created(user.actor.name, now()),
             )
             created_year = cycle.year
@@ -120,6 +125,23 @@ def create_cycle(request: Request, form: FormDep) -> Response:
         context = {"cycles": cycles, "state": state, **_choices()}
         return setup_page(request, "setup/cycles.html", context, user=user, status=422)
     return RedirectResponse(f"/admin/cycles/{created_year}?ok=created", status_code=303)
+
+
+def _amount_text(amount: int) -> str:
+    return f"{amount:,}".replace(",", " ")
+
+
+def _form_amount(text: str, reasons: list[Reason]) -> int | None:
+    """Whole kronor as typed ("50 000", "50000 kr"); None when left empty."""
+    plain = "".join(text.split()).removesuffix("kronor").removesuffix("kr")
+    if not plain:
+        return None
+    if not (plain.isascii() and plain.isdigit()) or len(plain) > 9:
+        reasons.append(
+            Reason("invalid_prize_amount", "Ange prissumman i hela kronor, t.ex. 50 000.")
+        )
+        return None
+    return int(plain)
 
 
 def _classes(form: FormData) -> list[str]:
@@ -138,8 +160,21 @@ def _values_of(cycle: Cycle) -> dict[str, Any]:
         **{name: getattr(cycle, name).isoformat() for name in DATES},
         "award_office_email": cycle.award_office_email,
         "budget_rule": cycle.budget_rule,
+        "prize_amount": _amount_text(cycle.prize_amount),
         "classes": list(cycle.classes),
         "note": "",
+    }
+
+
+def cycle_context(session: Any, year: int) -> dict[str, Any]:
+    """What the cycle's page shows (its form filled in with the cycle as it is)."""
+    cycle = _cycle(session, year)
+    return {
+        "cycle": cycle,
+        "state": FormState(values=_values_of(cycle)),
+        "history": audit_events(session, "cycle", cycle.id or 0),
+        "ceremony": ceremony_view(session, cycle),
+        **_choices(),
     }
 
 
@@ -147,20 +182,14 @@ def _values_of(cycle: Cycle) -> dict[str, Any]:
 def cycle_page(request: Request, year: int = Year) -> Response:
     with db.transaction() as session:
         user = admin(session, request)
-        cycle = _cycle(session, year)
-        context = {
-            "cycle": cycle,
-            "state": FormState(values=_values_of(cycle)),
-            "history": audit_events(session, "cycle", cycle.id or 0),
-            **_choices(),
-        }
+        context = cycle_context(session, year)
     return setup_page(request, "setup/cycle.html", context, user=user)
 
 
 @router.post("/admin/cycles/{year}", response_class=HTMLResponse)
 def update_cycle(request: Request, form: FormDep, year: int = Year) -> Response:
     values: dict[str, Any] = form_values(
-        form, (*DATES, "award_office_email", "budget_rule", "note")
+        form, (*DATES, "award_office_email", "budget_rule", "prize_amount", "note")
     )
     values["classes"] = _classes(form)
     with db.transaction() as session:
@@ -171,6 +200,7 @@ def update_cycle(request: Request, form: FormDep, year: int = Year) -> Response:
         with db.transaction() as session:
             reasons: list[Reason] = []
             days = {n: form_date(values[n], n, DATE_LABELS[n], reasons) for n in DATES}
+            prize = _form_amount(values["prize_amount"], reasons)
             raise_if(reasons)
             registry.update_cycle(
                 session,
@@ -180,6 +210,7 @@ def update_cycle(request: Request, form: FormDep, year: int = Year) -> Response:
                 classes=values["classes"],
                 award_office_email=values["award_office_email"] or None,
                 budget_rule=values["budget_rule"] or None,
+                prize_amount=prize,
                 note=values["note"] or None,
                 **days,
             )
@@ -190,6 +221,7 @@ def update_cycle(request: Request, form: FormDep, year: int = Year) -> Response:
                 "cycle": cycle,
                 "state": place_reasons(FormState(values=values), error.reasons, WHERE),
                 "history": audit_events(session, "cycle", cycle.id or 0),
+                "ceremony": ceremony_view(session, cycle),
                 **_choices(),
             }
         return setup_page(request, "setup/cycle.html", context, user=user, status=422)

@@ -1,0 +1,28 @@
+"""the prize cheque's amount per cycle
+
+Revision ID: 0009k
+Revises: 0010f
+Create Date: 2026-12-03 13:40:00.000000
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0009k"
+down_revision = "0010f"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("cycle") as batch_op:
+        batch_op.add_column(
+            sa.Column("prize_amount", sa.Integer(), nullable=False, server_default="50000")
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("cycle") as batch_op:
+        batch_op.drop_column("prize_amount")

@@ -1,0 +1,291 @@
+"""The prize ceremony: the winners' diplomas and prize letters, and the invitation to the
+ceremony in Stadshuset that every participating unit and its coordinator gets.
+
+- `documents_for_winner(session, entry_id)`: the diploma (PDF) and the prize letter (DOCX and
+  PDF) of an entry, as attachments, for whoever announces the winners to send.
+- `prize_document(...)`: one of them as a download, for the admin at any time and for the
+  unit's own coordinator and contact once the entry is in stage `jury` as a winner (until then
+  the same 404 as for an entry that does not exist, so nothing leaks before the announcement).
+- `send_ceremony_invitations(...)`: one e-mail with an iCalendar invitation per address per
+  cycle (`ceremony/{year}/{address}`), so sending again queues only what is new; audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from workflow import calendar_events, db, feeds
+from workflow.auth import entry_scope
+from workflow.documents import DOCX_CONTENT_TYPE, PDF_CONTENT_TYPE
+from workflow.documents.prize import (
+    PrizeFacts,
+    diploma_filename,
+    prize_letter_filename,
+    render_diploma_pdf,
+    render_prize_letter_docx,
+    render_prize_letter_pdf,
+)
+from workflow.domain.access import Actor, Role, can_see
+from workflow.domain.calendar import ceremony_span
+from workflow.domain.errors import Forbidden, InvalidInput, NotFound, Reason, refusal
+from workflow.domain.rules import is_email
+from workflow.domain.stages import Stage
+from workflow.emails import Attachment
+from workflow.models import Cycle, Entry, Organisation, OutboxMessage, Unit
+from workflow.outbox.rows import INVITATION
+from workflow.services._audit import record_audit
+from workflow.services.registry import OPERATOR
+from workflow.settings import get_settings
+
+CEREMONY_INVITATION = "ceremony_invitation"
+# The documents a winner gets, by the name in their URL, and the formats each comes in.
+PRIZE_DOCUMENTS: Mapping[str, tuple[str, ...]] = {
+    "diploma": ("pdf",),
+    "prize-letter": ("docx", "pdf"),
+}
+_CONTENT_TYPES = {"pdf": PDF_CONTENT_TYPE, "docx": DOCX_CONTENT_TYPE}
+
+
+# --- the winner's documents --------------------------------------------------------------------
+
+
+def is_announced_winner(entry: Entry) -> bool:
+    """The jury's decision is out and names this entry a winner."""
+    return entry.stage == Stage.JURY and (entry.facts.get(Stage.JURY) or {}).get("outcome") == (
+        "winner"
+    )
+
+
+def _entry_rows(session: Session, entry_id: int) -> tuple[Entry, Unit, Organisation, Cycle]:
+    row = session.exec(
+        select(Entry, Unit, Organisation, Cycle)
+        .join(Unit, col(Unit.id) == Entry.unit_id)
+        .join(Organisation, col(Organisation.id) == Unit.organisation_id)
+        .join(Cycle, col(Cycle.id) == Entry.cycle_id)
+        .where(Entry.id == entry_id)
+    ).first()
+    if row is None:
+        raise _no_documents(entry_id)
+    return row
+
+
+def _no_documents(entry_id: int) -> NotFound:
+    message = f"Det finns inget diplom eller prisbrev för post {entry_id}."
+    return NotFound((Reason("not_found", message),))
+
+
+def prize_facts(session: Session, entry_id: int) -> PrizeFacts:
+    """What the entry's diploma and prize letter say (whether it won is the caller's matter)."""
+    entry, unit, organisation, cycle = _entry_rows(session, entry_id)
+    if entry.stage == Stage.WITHDRAWN:
+        raise _no_documents(entry_id)
+    settings = get_settings()
+    return PrizeFacts(
+        unit=unit.name,
+        organisation=organisation.name,
+        award_class=entry.award_class,
+        year=cycle.year,
+        amount=cycle.prize_amount,
+        ceremony_on=cycle.winners_date,
+        ceremony_hours=ceremony_span(cycle.ceremony_starts_at, cycle.ceremony_ends_at),
+        signatory_name=settings.prize_signatory_name.strip(),
+        signatory_title=settings.prize_signatory_title.strip(),
+        award_office_email=cycle.award_office_email,
+        motivation=str((entry.facts.get(Stage.JURY) or {}).get("motivation") or ""),
+    )
+
+
+def render_prize_document(facts: PrizeFacts, document: str, fmt: str) -> Attachment:
+    if fmt not in PRIZE_DOCUMENTS.get(document, ()):
+        raise refusal(
+            NotFound, "not_found", f"Det finns inget dokument '{document}.{fmt}' för vinnarna."
+        )
+    if document == "diploma":
+        return Attachment(diploma_filename(facts), PDF_CONTENT_TYPE, render_diploma_pdf(facts))
+    render = render_prize_letter_docx if fmt == "docx" else render_prize_letter_pdf
+    return Attachment(prize_letter_filename(facts, fmt), _CONTENT_TYPES[fmt], render(facts))
+
+
+def documents_for_winner(session: Session, entry_id: int) -> list[Attachment]:
+    """The diploma (PDF) and the prize letter (DOCX and PDF) of entry `entry_id`, for the
+    e-mail that announces it a winner. Checks no role and no embargo: the caller (the
+    announcement) has decided the entry won and that the time has come."""
+    facts = prize_facts(session, entry_id)
+    return [
+        render_prize_document(facts, document, fmt)
+        for document, formats in PRIZE_DOCUMENTS.items()
+        for fmt in formats
+    ]
+
+
+def prize_links(acting: Actor, entry: Entry) -> list[tuple[str, str]]:
+    """(label, path) of the winner's documents for its entry page: shown once the entry is in
+    stage `jury` as a winner, to those who may fetch them (the page shows the entry only to
+    those who may see it)."""
+    if not is_announced_winner(entry) or acting.role not in _FETCHERS:
+        return []
+    return [
+        ("Diplom (PDF)", f"/entries/{entry.id}/diploma.pdf"),
+        ("Prisbrev med prischeck (Word)", f"/entries/{entry.id}/prize-letter.docx"),
+        ("Prisbrev med prischeck (PDF)", f"/entries/{entry.id}/prize-letter.pdf"),
+    ]
+
+
+_FETCHERS = frozenset({Role.ADMIN, Role.COORDINATOR, Role.UNIT_CONTACT})
+
+
+def prize_document(
+    session: Session, entry_id: int, document: str, fmt: str, *, acting: Actor
+) -> Attachment:
+    """One of a winner's documents as a download. The admin may fetch it at any time (a
+    preview before the announcement); the unit's own coordinator and contact once the entry is
+    in stage `jury` as a winner; everyone else, and they before then, get 404."""
+    entry, _unit, _organisation, _cycle = _entry_rows(session, entry_id)
+    if acting.role != Role.ADMIN:
+        own = acting.role in (Role.COORDINATOR, Role.UNIT_CONTACT) and can_see(
+            acting, entry_scope(session, entry)
+        )
+        if not own or not is_announced_winner(entry):
+            raise _no_documents(entry_id)
+    return render_prize_document(prize_facts(session, entry_id), document, fmt)
+
+
+# --- the ceremony invitation -------------------------------------------------------------------
+
+
+@dataclass
+class _Invitee:
+    address: str
+    units: list[str] = field(default_factory=list)
+    organisations: list[str] = field(default_factory=list)
+    coordinator_of: list[str] = field(default_factory=list)
+
+    def add(self, unit: str, organisation: str) -> None:
+        if unit not in self.units:
+            self.units.append(unit)
+        if organisation not in self.organisations:
+            self.organisations.append(organisation)
+
+
+@dataclass(frozen=True)
+class InvitationRound:
+    """What sending the ceremony invitations did: new addresses queued, addresses invited
+    before (left alone), and the units nobody could be invited for (no address)."""
+
+    year: int
+    queued: tuple[str, ...]
+    already: tuple[str, ...]
+    without_address: tuple[str, ...]
+
+
+def send_ceremony_invitations(
+    session: Session, *, year: int, now: datetime, acting: Actor | None = None
+) -> InvitationRound:
+    """Queue the ceremony invitation (e-mail and iCalendar METHOD:REQUEST) to the contact of
+    every unit taking part in `year` (entries not withdrawn) and to its organisation's
+    coordinator: one per address, however many units it stands for. Idempotent: an address
+    invited before is not invited again."""
+    if acting is not None and acting.role != Role.ADMIN:
+        raise refusal(Forbidden, "forbidden", "Bara utmärkelsens kansli bjuder in till ceremonin.")
+    cycle = session.exec(select(Cycle).where(Cycle.year == year)).first()
+    if cycle is None:
+        raise refusal(NotFound, "cycle_not_found", f"Det finns ingen omgång för år {year}.")
+    rows = session.exec(
+        select(Entry, Unit, Organisation)
+        .join(Unit, col(Unit.id) == Entry.unit_id)
+        .join(Organisation, col(Organisation.id) == Unit.organisation_id)
+        .where(Entry.cycle_id == cycle.id, Entry.stage != Stage.WITHDRAWN)
+        .order_by(col(Organisation.name), col(Unit.name))
+    ).all()
+    if not rows:
+        raise refusal(
+            InvalidInput,
+            "no_participants",
+            f"Ingen enhet deltar i omgång {year}, så det finns ingen att bjuda in till ceremonin.",
+        )
+    invitees: dict[str, _Invitee] = {}
+    without_address: list[str] = []
+    for _entry, unit, organisation in rows:
+        found = False
+        for address, coordinator in (
+            (unit.contact_email, False),
+            (organisation.coordinator_email, True),
+        ):
+            if not address or not is_email(address.strip()):
+                continue
+            found = True
+            invitee = invitees.setdefault(address.strip().lower(), _Invitee(address.strip()))
+            invitee.add(unit.name, organisation.name)
+            if coordinator and organisation.name not in invitee.coordinator_of:
+                invitee.coordinator_of.append(organisation.name)
+        if not found:
+            without_address.append(unit.name)
+
+    keys = {address: f"ceremony/{year}/{address}" for address in invitees}
+    taken = set(
+        session.exec(
+            select(OutboxMessage.key).where(col(OutboxMessage.key).in_(list(keys.values())))
+        ).all()
+    )
+    issued = calendar_events.record(session, feeds.cycle_events(cycle), now=now)
+    ceremony = issued[feeds.ceremony_uid(year)]
+    starts_at, ends_at = ceremony_span(cycle.ceremony_starts_at, cycle.ceremony_ends_at)
+    new_rows: list[dict[str, Any]] = []
+    for address, invitee in invitees.items():
+        if keys[address] in taken:
+            continue
+        name = invitee.units[0] if len(invitee.units) == 1 and not invitee.coordinator_of else ""
+        payload = {
+            "year": year,
+            "units": invitee.units,
+            "organisations": invitee.organisations,
+            "coordinator_of": invitee.coordinator_of,
+            "ceremony_on": cycle.winners_date.isoformat(),
+            "starts_at": starts_at.isoformat(timespec="minutes"),
+            "ends_at": ends_at.isoformat(timespec="minutes"),
+            "place": feeds.CEREMONY_PLACE,
+            "award_office_email": cycle.award_office_email,
+            "winners_date": cycle.winners_date.isoformat(),
+            INVITATION: feeds.ceremony_invitation(
+                cycle, invitee.address, name or invitee.address, issued=ceremony, now=now
+            ),
+        }
+        new_rows.append(
+            {
+                "key": keys[address],
+                "entry_id": None,
+                "channel": "email",
+                "kind": CEREMONY_INVITATION,
+                "recipient": invitee.address,
+                "payload": payload,
+                "status": "queued",
+                "due_at": now,
+                "created_at": now,
+            }
+        )
+    queued: list[str] = []
+    if new_rows:
+        connection = session.connection()
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        table = OutboxMessage.__table__  # type: ignore[attr-defined]
+        for row in new_rows:  # a racing round that queued an address first keeps its row
+            result = connection.execute(
+                dialect.insert(table).values(**row).on_conflict_do_nothing(index_elements=["key"])
+            )
+            if result.rowcount:
+                queued.append(str(row["recipient"]))
+        db.note_outbox_written(session)
+    already = [invitees[a].address for a in invitees if keys[a] in taken]
+    record_audit(
+        session, subject="cycle", subject_id=cycle.id or 0, action="ceremony_invited",
+        actor=acting.name if acting is not None else OPERATOR, at=now,
+        changes={"ceremony_invitations": [len(already), len(already) + len(queued)]},
+        note=f"Inbjudan till ceremonin köad till {len(queued)} adresser.",
+    )  # fmt: skip
+    return InvitationRound(year, tuple(queued), tuple(already), tuple(without_address))
