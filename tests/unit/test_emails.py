@@ -97,6 +97,15 @@ def payload(kind: str, **changes: Any) -> dict[str, Any]:
             roles=["unit"],
             entry_ids=[41],
         )
+    if kind == "ceremony_invitation":  # to an address, for the units it stands for
+        base.update(
+            units=["Ungdomsjouren", "Fältgruppen"],
+            coordinator_of=["Socialförvaltningen"],
+            ceremony_on="2024-11-26",
+            starts_at="15:00",
+            ends_at="17:00",
+            place="Stadshuset, Hantverkargatan 1, Stockholm",
+        )
     if kind == "deadline_extended":
         base.update(
             deadline_kind="contribution",
