@@ -32,6 +32,7 @@ from workflow.domain.errors import (
     not_found,
     refusal,
 )
+from workflow.domain.jury import DIRECT_JURY_MOVE
 from workflow.domain.messages import (
     MessageSpec,
     Recipient,
@@ -281,6 +282,7 @@ def advance_entry(
     note: str | None = None,
     data: Mapping[str, str] | None = None,
     acting: Actor | None = None,
+    announcement: bool = False,
 ) -> Entry:
     """Move an entry to `target` from the version the caller saw.
 
@@ -288,8 +290,12 @@ def advance_entry(
     TransitionRefused with every reason when the table or a guard says no. A contribution that
     arrives before the board stages are done is kept, and the entry moves on by itself later.
     With `acting`, the move is first checked against what that person may do (`check_move`).
+    Only the jury's announcement (`announcement`, services/jury.py) moves an entry to `jury`:
+    the outcome e-mail that move queues must not leave before it.
     """
     target_stage = check_move(session, acting, entry_id, target)
+    if target_stage == Stage.JURY and not announcement:
+        raise TransitionRefused((DIRECT_JURY_MOVE,))
     loaded = load_for_change(session, entry_id, version)
     entry, unit, cycle = loaded.entry, loaded.unit, loaded.cycle
     reminders_before = reminders.depends_on(entry)

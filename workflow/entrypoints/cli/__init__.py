@@ -30,6 +30,7 @@ from workflow.entrypoints.cli import (
     backups,
     entries,
     examination,
+    jury,
     operations,
     processes,
     records,
@@ -105,6 +106,7 @@ outbox_app.command("edit")(operations.outbox_edit)
 app.add_typer(outbox_app, name="outbox")
 
 examination.install(app)
+jury.install(app)
 
 reminders_app = typer.Typer(help="Planerade påminnelser.", no_args_is_help=True)
 reminders_app.command("list")(operations.reminders_list)

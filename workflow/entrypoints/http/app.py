@@ -18,6 +18,7 @@ from workflow.entrypoints.http import (
     calendars,
     examination,
     hooks,
+    jury,
     ops,
     outbox_control,
     problems,
@@ -82,6 +83,7 @@ def create_app() -> FastAPI:
         reports.router,
         outbox_control.router,
         examination.router,
+        jury.router,
     ):
         app.include_router(router)
     app.include_router(web_years.router)
