@@ -28,6 +28,7 @@ from workflow.entrypoints.http import (
 )
 from workflow.entrypoints.http.limits import LimitApiBodies
 from workflow.entrypoints.web import examination as web_examination
+from workflow.entrypoints.web import jury as web_jury
 from workflow.entrypoints.web import routes as web_pages
 from workflow.entrypoints.web import setup as setup_pages
 from workflow.entrypoints.web import years as web_years
@@ -88,6 +89,7 @@ def create_app() -> FastAPI:
         app.include_router(router)
     app.include_router(web_years.router)
     app.include_router(web_examination.router)
+    app.include_router(web_jury.router)
     for pages in setup_pages.ROUTERS:  # before `install`, which wraps every error handler
         app.include_router(pages)
     web_pages.install(app)
