@@ -508,7 +508,7 @@ def test_refusals_answer_with_reasons_and_change_nothing(world_factory: Any) -> 
     cases: list[tuple[str, int, str, Callable[[], httpx.Response]]] = [
         ("stale version", 409, "stale_version", post(co, move(bd, 7, data=board))),
         ("table refuses", 422, "transition_not_allowed", post(co, move("extract_sent"))),
-        ("admin too", 422, "jury_by_decision", post(admin, move("jury"))),
+        ("admin too", 422, "transition_not_allowed", post(admin, move("jury"))),
         ("guard: data", 422, "missing_field", post(co, move(bd))),
         ("bad choice", 422, "invalid_choice", post(co, move(bd, data=board | {"decision": "x"}))),
         ("bad date", 422, "invalid_date", post(co, move(bd, data=board | {"meeting_date": "x"}))),
@@ -789,7 +789,8 @@ MATRIX: dict[str, tuple[int, int, int, int, int]] = {
     "book_site_visit": (200, 403, 403, 200, 404),
     "examined": (200, 403, 403, 200, 404),
     "feedback": (200, 403, 403, 200, 403),
-    "jury": (200, 403, 403, 403, 200),
+    # Nobody moves an entry to `jury` by hand: the announcement does (test_api_jury.py).
+    "jury": (422, 403, 403, 403, 422),
     "withdrawn": (200, 200, 200, 403, 404),
 }
 # The stage an entry must be in for each action on an entry.

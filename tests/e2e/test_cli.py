@@ -167,7 +167,7 @@ def test_ceremony_and_site_visit_are_given_their_hours(cli: Cli) -> None:
 @pytest.mark.parametrize(
     ("args", "exit_code", "message"),
     [
-        (["entry", "advance", "{id}", "jury", "--version", "1"], 5, "tillkännagivandet"),
+        (["entry", "advance", "{id}", "jury", "--version", "1"], 5, "inte tillåten"),
         (["entry", "advance", "{id}", "granskad", "--version", "1"], 2, "Okänt steg"),
         (["entry", "advance", "{id}", "board_decision", "--version", "7"], 4, "har ändrats"),
         (["entry", "advance", "999", "board_decision", "--version", "1"], 3, "finns inte"),

@@ -294,8 +294,6 @@ def advance_entry(
     the outcome e-mail that move queues must not leave before it.
     """
     target_stage = check_move(session, acting, entry_id, target)
-    if target_stage == Stage.JURY and not announcement:
-        raise TransitionRefused((DIRECT_JURY_MOVE,))
     loaded = load_for_change(session, entry_id, version)
     entry, unit, cycle = loaded.entry, loaded.unit, loaded.cycle
     reminders_before = reminders.depends_on(entry)
@@ -309,6 +307,8 @@ def advance_entry(
     # operator's own hand (CLI, imports of earlier years) records what it is given.
     today = now.astimezone(STOCKHOLM).date() if acting is not None else None
     plan = plan_transition(state, target_stage, data or {}, note=note, today=today)
+    if target_stage == Stage.JURY and not announcement:
+        raise TransitionRefused((DIRECT_JURY_MOVE,))
     attachments = _extract_attachments(session, entry_id, plan)
     history = _history_of_plan(entry, plan, actor=actor, at=now, note=note)
     facts, pending = _facts_after(entry, plan)
