@@ -16,7 +16,7 @@ from celery.signals import after_setup_logger, after_setup_task_logger
 
 from workflow.settings import get_settings
 
-TASK_MODULES = ["tasks.outbox", "tasks.reminders", "tasks.webhooks"]
+TASK_MODULES = ["tasks.outbox", "tasks.reminders", "tasks.webhooks", "tasks.jury"]
 
 
 def make_app(broker: str | None = None) -> Celery:
@@ -44,6 +44,10 @@ def make_app(broker: str | None = None) -> Celery:
             "deliver-webhooks": {
                 "task": "tasks.webhooks.deliver_webhooks_task",
                 "schedule": settings.outbox_sweep_seconds,
+            },
+            "announce-jury-decisions": {
+                "task": "tasks.jury.announce_due_task",
+                "schedule": settings.reminder_sweep_seconds,
             },
             "deliver-outbox": {
                 "task": "tasks.outbox.deliver_outbox_task",

@@ -480,3 +480,60 @@ class FeedbackRelease(SQLModel, table=True):
     done_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     released: int = 0  # entries moved to `feedback` by it
     reasons: list[str] = Field(sa_column=_json_column())
+
+
+class JuryMember(SQLModel, table=True):
+    """A member of a cycle's jury committee (domarkommittén); one of them chairs it."""
+
+    __tablename__ = "jury_member"
+    __table_args__ = (UniqueConstraint("cycle_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    chair: bool = False
+    assigned_by: str
+    created_at: datetime = Field(sa_column=_utc_column())
+
+
+class JuryRecommendation(SQLModel, table=True):
+    """A jury member's recommendation in one class: entry ids, or none (no winner)."""
+
+    __tablename__ = "jury_recommendation"
+    __table_args__ = (UniqueConstraint("cycle_id", "award_class", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    award_class: str
+    user_id: int = Field(foreign_key="app_user.id")
+    winners: list[int] = Field(sa_column=_json_column())
+    motivation: str = ""
+    updated_at: datetime = Field(sa_column=_utc_column())
+
+
+class JuryDecision(SQLModel, table=True):
+    """The chair's decision in one class (winner entry ids; empty: no winner this year).
+    Embargoed until the cycle's announcement: only the admin and the jury read this table."""
+
+    __tablename__ = "jury_decision"
+    __table_args__ = (UniqueConstraint("cycle_id", "award_class"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    award_class: str
+    winners: list[int] = Field(sa_column=_json_column())
+    motivation: str
+    decided_by: str
+    decided_at: datetime = Field(sa_column=_utc_column())
+
+
+class JuryAnnouncement(SQLModel, table=True):
+    """When a cycle's jury decisions are made public (None: the winners' day at the
+    ceremony's start), and when they were."""
+
+    __tablename__ = "jury_announcement"
+
+    cycle_id: int = Field(foreign_key="cycle.id", primary_key=True)
+    announce_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    announced_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    set_by: str

@@ -426,8 +426,12 @@ def test_an_entry_walks_through_every_stage_by_its_roles(world_factory: Any) -> 
     seen = expect(world.as_("unit_contact").get(f"{API}/entries/{entry_id}"), 200)
     assert seen["facts"]["feedback"] == STEP_DATA["feedback"]
     assert [e["id"] for e in expect(world.as_("jury").get(f"{API}/entries"), 200)] == [entry_id]
-    entry = world.advance("jury", entry, "jury")
-    assert (entry["stage"], entry["allowed_transitions"]) == ("jury", [])
+    # The jury decides per class and the decision waits for the announcement
+    # (tests/e2e/test_api_jury.py): a single click can no longer tell the unit.
+    body = {"to": "jury", "version": entry["version"], "data": STEP_DATA["jury"]}
+    move = world.as_("jury").post(f"{API}/entries/{entry_id}/transitions", json=body)
+    refused(move, 422, "jury_by_decision")
+    assert entry["allowed_transitions"] == ["withdrawn"]
 
     history = expect(world.admin.get(f"{API}/entries/{entry_id}/history"), 200)
     assert all(event.keys() >= HISTORY_FIELDS for event in history)
@@ -440,14 +444,13 @@ def test_an_entry_walks_through_every_stage_by_its_roles(world_factory: Any) -> 
         ("submitted", "submitted", "examiner"),  # the site visit: a fact, not a stage
         ("submitted", "examined", "examiner"),
         ("examined", "feedback", "examiner"),
-        ("feedback", "jury", "jury"),
     ]
     assert history[1]["note"] == "Nämndmöte juni"
     assert history[1]["data"] == STEP_DATA["board_decision"]
-    assert history[-1]["data"] == {"outcome": "winner"}
+    assert history[-1]["data"] == STEP_DATA["feedback"]
     assert all(datetime.fromisoformat(e["at"]).tzinfo is not None for e in history)
     assert (
-        [e["version"] for e in history] == list(range(1, 9)) == list(range(1, entry["version"] + 1))
+        [e["version"] for e in history] == list(range(1, 8)) == list(range(1, entry["version"] + 1))
     )
 
     messages = expect(world.admin.get(f"{API}/outbox", params={"entry_id": entry_id}), 200)
@@ -459,7 +462,7 @@ def test_an_entry_walks_through_every_stage_by_its_roles(world_factory: Any) -> 
     assert sent_to["extract_to_award_office"] == AWARD_OFFICE
     assert sent_to["board_decision_recorded"] == COORDINATOR_EMAIL
     assert sent_to["feedback_letter"] == UNIT_EMAIL
-    assert sent_to["jury_outcome"] == UNIT_EMAIL
+    assert "jury_outcome" not in sent_to
     assert expect(world.admin.get(f"{API}/outbox", params={"status": "queued"}), 200) == messages
     assert expect(world.admin.get(f"{API}/outbox", params={"status": "sent"}), 200) == []
     refused(world.admin.get(f"{API}/outbox", params={"status": "lost"}), 422, "unknown_status")
@@ -786,7 +789,8 @@ MATRIX: dict[str, tuple[int, int, int, int, int]] = {
     "book_site_visit": (200, 403, 403, 200, 404),
     "examined": (200, 403, 403, 200, 404),
     "feedback": (200, 403, 403, 200, 403),
-    "jury": (200, 403, 403, 403, 200),
+    # Nobody moves an entry to `jury` by hand: the announcement does (test_api_jury.py).
+    "jury": (422, 403, 403, 403, 422),
     "withdrawn": (200, 200, 200, 403, 404),
 }
 # The stage an entry must be in for each action on an entry.
@@ -913,7 +917,8 @@ def test_role_action_matrix(matrix_world: World, action: str, role: str, status:
     counts = world.counts()
     response = _perform(world, role, action, entry)
     if status >= 400:
-        refused(response, status, "forbidden" if status == 403 else "not_found")
+        code = {403: "forbidden", 404: "not_found", 422: "jury_by_decision"}[status]
+        refused(response, status, code)
         if before is not None:
             assert world.snapshot(entry["id"]) == before  # type: ignore[index]
         assert world.counts() == counts

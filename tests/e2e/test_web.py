@@ -517,11 +517,12 @@ def test_admin_dashboard_shows_how_the_outbox_keeps_up_and_a_coordinator_does_no
 
 
 def test_coordinator_gets_no_jury_form_and_a_forced_jury_post_is_refused(world: World) -> None:
-    """At `feedback` the admin sees the jury form, the coordinator does not; posting it anyway
-    is a 403 page with the reason, and the entry is unchanged."""
+    """At `feedback` nobody gets a jury form on the entry (the chair decides per class and
+    the decision waits for the announcement); posting it anyway is refused with the reason,
+    and the entry is unchanged."""
     to_feedback(world, world.social_entry)
     with logged_in(world.server, ADMIN) as admin:
-        assert "Registrera jurybeslut" in admin.get(f"/entries/{world.social_entry}").text
+        assert "Registrera jurybeslut" not in admin.get(f"/entries/{world.social_entry}").text
     with logged_in(world.server, COORDINATOR) as client:
         page = client.get(f"/entries/{world.social_entry}")
         assert page.status_code == 200

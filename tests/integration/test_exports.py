@@ -53,6 +53,8 @@ def step(engine: Engine, entry_id: int, target: str, at: datetime = NOW, **data:
             now=at,
             note="Klart – enligt plan" if target == "examined" else None,
             data=data,
+            # The state machine's path the jury's announcement takes (services/jury.py).
+            announcement=target == "jury",
         )
 
 

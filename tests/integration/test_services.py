@@ -46,6 +46,8 @@ def advance(engine: Engine, entry_id: int, target: str, version: int, **data: st
             actor="handläggare",
             now=NOW + timedelta(hours=version),
             data=data,
+            # The state machine's path the jury's announcement takes (services/jury.py).
+            announcement=target == "jury",
         )
 
 

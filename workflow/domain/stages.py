@@ -341,7 +341,8 @@ def offered_moves(state: EntryState) -> tuple[Stage, ...]:
     moves, a contribution that would be kept, and the withdrawal last. (Who may make each is
     `access.may_move`.)"""
     allowed = allowed_transitions(state.stage, privately_run=state.privately_run)
-    offered: list[Stage] = [target for target in allowed if target != Stage.WITHDRAWN]
+    # `jury` is reached only through the jury's announcement (services/jury.py), never a click.
+    offered: list[Stage] = [t for t in allowed if t not in (Stage.WITHDRAWN, Stage.JURY)]
     if may_keep_contribution(state):
         offered.append(Stage.SUBMITTED)
     if Stage.WITHDRAWN in allowed:

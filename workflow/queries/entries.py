@@ -125,7 +125,9 @@ def view_of(entry: Entry, unit: Unit, organisation: Organisation, cycle: Cycle) 
 
 @lru_cache(maxsize=64)
 def _allowed(stage: Stage, privately_run: bool) -> tuple[str, ...]:
-    return tuple(s.value for s in allowed_transitions(stage, privately_run=privately_run))
+    """The moves a client can request; `jury` comes only with the jury's announcement."""
+    targets = allowed_transitions(stage, privately_run=privately_run)
+    return tuple(s.value for s in targets if s != Stage.JURY)
 
 
 def _view(

@@ -221,8 +221,8 @@ def _jury(session: Session, cycle: Cycle) -> list[Todo]:
             AWARD_CLASSES.get(award_class, award_class).capitalize(),
             f"{n} {'post' if n == 1 else 'poster'} att besluta om",
             cycle.winners_date,
-            f"/entries?year={cycle.year}&stage={Stage.FEEDBACK.value}",
-            "Visa posterna",
+            f"/cycles/{cycle.year}/jury/{award_class}",
+            "Till juryns underlag",
         )
         for award_class, n in rows
     ]

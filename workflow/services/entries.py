@@ -32,6 +32,7 @@ from workflow.domain.errors import (
     not_found,
     refusal,
 )
+from workflow.domain.jury import DIRECT_JURY_MOVE
 from workflow.domain.messages import (
     MessageSpec,
     Recipient,
@@ -281,6 +282,7 @@ def advance_entry(
     note: str | None = None,
     data: Mapping[str, str] | None = None,
     acting: Actor | None = None,
+    announcement: bool = False,
 ) -> Entry:
     """Move an entry to `target` from the version the caller saw.
 
@@ -288,6 +290,8 @@ def advance_entry(
     TransitionRefused with every reason when the table or a guard says no. A contribution that
     arrives before the board stages are done is kept, and the entry moves on by itself later.
     With `acting`, the move is first checked against what that person may do (`check_move`).
+    Only the jury's announcement (`announcement`, services/jury.py) moves an entry to `jury`:
+    the outcome e-mail that move queues must not leave before it.
     """
     target_stage = check_move(session, acting, entry_id, target)
     loaded = load_for_change(session, entry_id, version)
@@ -303,6 +307,8 @@ def advance_entry(
     # operator's own hand (CLI, imports of earlier years) records what it is given.
     today = now.astimezone(STOCKHOLM).date() if acting is not None else None
     plan = plan_transition(state, target_stage, data or {}, note=note, today=today)
+    if target_stage == Stage.JURY and not announcement:
+        raise TransitionRefused((DIRECT_JURY_MOVE,))
     attachments = _extract_attachments(session, entry_id, plan)
     history = _history_of_plan(entry, plan, actor=actor, at=now, note=note)
     facts, pending = _facts_after(entry, plan)

@@ -32,6 +32,7 @@ from workflow.entrypoints.cli import (
     entries,
     examination,
     feedback,
+    jury,
     messages,
     operations,
     processes,
@@ -114,6 +115,7 @@ message_app.command("send")(messages.message_send)
 app.add_typer(message_app, name="message")
 app.add_typer(feedback.feedback_app, name="feedback")
 ceremony.install(app)
+jury.install(app)
 
 reminders_app = typer.Typer(help="Planerade påminnelser.", no_args_is_help=True)
 reminders_app.command("list")(operations.reminders_list)

@@ -21,6 +21,7 @@ from workflow.entrypoints.http import (
     feedback,
     group_messages,
     hooks,
+    jury,
     ops,
     outbox_control,
     problems,
@@ -32,6 +33,7 @@ from workflow.entrypoints.http.limits import LimitApiBodies
 from workflow.entrypoints.web import ceremony as web_ceremony
 from workflow.entrypoints.web import examination as web_examination
 from workflow.entrypoints.web import feedback as web_feedback
+from workflow.entrypoints.web import jury as web_jury
 from workflow.entrypoints.web import routes as web_pages
 from workflow.entrypoints.web import setup as setup_pages
 from workflow.entrypoints.web import years as web_years
@@ -90,12 +92,14 @@ def create_app() -> FastAPI:
         group_messages.router,
         feedback.router,
         ceremony.router,
+        jury.router,
     ):
         app.include_router(router)
     app.include_router(web_years.router)
     app.include_router(web_examination.router)
     app.include_router(web_feedback.router)
     app.include_router(web_ceremony.router)
+    app.include_router(web_jury.router)
     for pages in setup_pages.ROUTERS:  # before `install`, which wraps every error handler
         app.include_router(pages)
     web_pages.install(app)

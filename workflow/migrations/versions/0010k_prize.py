@@ -1,6 +1,6 @@
 """the prize cheque's amount per cycle
 
-Revision ID: 0009k
+Revision ID: 0010k
 Revises: 0010f
 Create Date: 2026-12-03 13:40:00.000000
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009k"
+revision = "0010k"
 down_revision = "0010f"
 branch_labels = None
 depends_on = None
