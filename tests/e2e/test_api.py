@@ -420,7 +420,11 @@ def test_an_entry_walks_through_every_stage_by_its_roles(world_factory: Any) -> 
         "ends_at": "16:00",  # as long as the default visit
     }
     entry = world.advance("examiner", entry, "examined")
-    entry = world.advance("examiner", entry, "feedback")
+    # Feedback is released by the admin, never by an examiner's own move.
+    body = {"to": "feedback", "version": entry["version"], "data": STEP_DATA["feedback"]}
+    early = world.as_("examiner").post(f"{API}/entries/{entry_id}/transitions", json=body)
+    refused(early, 403, "forbidden")
+    entry = world.advance("admin", entry, "feedback")
 
     # The unit contact reads its feedback; the jury now sees the entry and decides.
     seen = expect(world.as_("unit_contact").get(f"{API}/entries/{entry_id}"), 200)
@@ -443,7 +447,7 @@ def test_an_entry_walks_through_every_stage_by_its_roles(world_factory: Any) -> 
         ("extract_sent", "submitted", "unit_contact"),
         ("submitted", "submitted", "examiner"),  # the site visit: a fact, not a stage
         ("submitted", "examined", "examiner"),
-        ("examined", "feedback", "examiner"),
+        ("examined", "feedback", "admin"),
     ]
     assert history[1]["note"] == "Nämndmöte juni"
     assert history[1]["data"] == STEP_DATA["board_decision"]
@@ -788,7 +792,7 @@ MATRIX: dict[str, tuple[int, int, int, int, int]] = {
     "submitted": (200, 200, 200, 403, 404),
     "book_site_visit": (200, 403, 403, 200, 404),
     "examined": (200, 403, 403, 200, 404),
-    "feedback": (200, 403, 403, 200, 403),
+    "feedback": (200, 403, 403, 403, 403),  # released by the admin (feedback_release)
     # Nobody moves an entry to `jury` by hand: the announcement does (test_api_jury.py).
     "jury": (422, 403, 403, 403, 422),
     "withdrawn": (200, 200, 200, 403, 404),

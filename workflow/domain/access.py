@@ -36,7 +36,9 @@ MOVERS: Mapping[Stage, frozenset[Role]] = {
     Stage.EXTRACT_SENT: frozenset({Role.COORDINATOR}),
     Stage.SUBMITTED: frozenset({Role.UNIT_CONTACT, Role.COORDINATOR}),
     Stage.EXAMINED: frozenset({Role.EXAMINER}),
-    Stage.FEEDBACK: frozenset({Role.EXAMINER}),
+    # Feedback reaches units when the admin releases it (for a cycle or class at once, see
+    # `services.feedback_release`): an examiner moving one entry would release it early.
+    Stage.FEEDBACK: frozenset(),
     Stage.JURY: frozenset({Role.JURY}),
     Stage.WITHDRAWN: frozenset({Role.COORDINATOR, Role.UNIT_CONTACT}),
 }
