@@ -178,6 +178,15 @@ def test_the_decision_is_embargoed_until_the_announcement_which_queues_once(
     with transaction(engine) as session:
         facts = {e.id: e.facts["jury"]["outcome"] for e in session.exec(select(Entry)).all()}
     assert facts == {best: "winner", other: "not_awarded"}
+    # The winner's letter brings its diploma and prize letter; the others' bring none.
+    with transaction(engine) as session:
+        carried = {
+            m.entry_id: sorted(
+                f["filename"].rsplit(".", 1)[-1] for f in m.payload.get("made_files", [])
+            )
+            for m in session.exec(select(OutboxMessage).where(OutboxMessage.kind == "jury_outcome"))
+        }
+    assert carried == {best: ["docx", "pdf", "pdf"], other: []}
     # Announcing again (by hand or the sweep) queues nothing twice; the decision is final.
     assert refused(
         engine, lambda s: jury.set_announcement(s, year=2024, at=None, acting=None, now=later)
