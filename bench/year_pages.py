@@ -58,12 +58,8 @@ def seed(database_url: str, organisations: int, units: int, entries: int) -> See
     from workflow.domain.access import Actor, Role
     from workflow.models import UnitCreate
     from workflow.services.entries import create_entry
-    from workflow.services.registry import (
-        create_cycle,
-        create_organisation,
-        create_user,
-        import_units,
-    )
+    from workflow.services.registry import create_cycle, create_organisation, create_user
+    from workflow.services.unit_import import import_units
 
     engine = db.make_engine(database_url)
     db.upgrade_schema(engine)

@@ -39,10 +39,10 @@ from workflow.services.registry import (
     create_organisation,
     create_unit,
     create_user,
-    import_units,
     unit_spec_reasons,
     update_cycle_deadlines,
 )
+from workflow.services.unit_import import import_units
 
 __all__ = [
     "DOCUMENT_KINDS",

@@ -7,12 +7,9 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import insert
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from workflow import feeds, reminders
 from workflow.auth import entry_scope, hash_password, hash_token
@@ -231,7 +228,7 @@ def create_unit(session: Session, spec: UnitCreate, created: Created | None = No
     get_existing(session, Organisation, spec.organisation_id, "Organisationen")
     unit = insert_or_conflict(
         session,
-        _unit_from(spec),
+        unit_from_spec(spec),
         "unit_exists",
         f"Enheten '{spec.name}' finns redan i organisationen.",
     )
@@ -239,7 +236,7 @@ def create_unit(session: Session, spec: UnitCreate, created: Created | None = No
     return unit
 
 
-def _unit_from(spec: UnitCreate) -> Unit:
+def unit_from_spec(spec: UnitCreate) -> Unit:
     years = sorted(set(spec.earlier_participation_years))
     return Unit(
         **{
@@ -250,66 +247,6 @@ def _unit_from(spec: UnitCreate) -> Unit:
             "earlier_participation_count": max(spec.earlier_participation_count, len(years)),
         }
     )
-
-
-IMPORT_BATCH = 1_000  # rows per INSERT: memory stays flat however long the file is
-
-
-def import_units(session: Session, specs: Sequence[tuple[int, UnitCreate]]) -> list[int]:
-    """Create every unit or none, returning their ids; reasons name the CSV row (the int
-    beside each spec). Rows go in as plain INSERTs a batch at a time, not as ORM objects: a
-    city's first load of 100,000 units held every object in the session at once."""
-    reasons = import_reasons(session, specs)
-    if reasons:
-        raise InvalidInput(reasons)
-    statement = insert(Unit).returning(col(Unit.id), sort_by_parameter_order=True)
-    ids: list[int] = []
-    try:
-        for start in range(0, len(specs), IMPORT_BATCH):
-            batch = [_unit_row(spec) for _, spec in specs[start : start + IMPORT_BATCH]]
-            ids.extend(
-                int(i) for i in session.connection().execute(statement, batch).scalars() if i
-            )
-    except IntegrityError:  # another import (or person) created one of them just now
-        raise refusal(
-            Conflict, "unit_exists", "Någon av enheterna skapades nyss av någon annan; läs in igen."
-        ) from None
-    return ids
-
-
-def _unit_row(spec: UnitCreate) -> dict[str, Any]:
-    """The unit's column values, as `_unit_from` would set them."""
-    unit = _unit_from(spec)
-    return {name: getattr(unit, name) for name in _UNIT_COLUMNS}
-
-
-_UNIT_COLUMNS = tuple(c.name for c in Unit.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
-
-
-def import_reasons(session: Session, specs: Sequence[tuple[int, UnitCreate]]) -> list[Reason]:
-    """Why the rows cannot be stored as they are (each reason names its CSV row)."""
-    reasons: list[Reason] = []
-    known_orgs = set(session.exec(select(Organisation.id)).all())
-    existing = {
-        (org_id, name) for org_id, name in session.exec(select(Unit.organisation_id, Unit.name))
-    }
-    seen: dict[tuple[int, str], int] = {}
-    for row, spec in specs:
-        for reason in unit_spec_reasons(spec):
-            reasons.append(Reason(reason.code, f"Rad {row}: {reason.message}"))
-        if spec.organisation_id not in known_orgs:
-            reasons.append(
-                Reason(
-                    "unknown_organisation", f"Rad {row}: okänd organisation {spec.organisation_id}."
-                )
-            )
-        key = (spec.organisation_id, spec.name.strip())
-        if key in existing:
-            reasons.append(Reason("unit_exists", f"Rad {row}: enheten '{spec.name}' finns redan."))
-        elif key in seen:
-            reasons.append(Reason("duplicate_row", f"Rad {row}: samma enhet som rad {seen[key]}."))
-        seen.setdefault(key, row)
-    return reasons
 
 
 # --- users and examiners -------------------------------------------------------------------------
@@ -616,7 +553,7 @@ def update_unit(
     reasons = [*unit_spec_reasons(spec), *_note_reasons(note, required=True)]
     if reasons:
         raise InvalidInput(reasons)
-    after = _unit_from(spec).model_dump(include=set(UNIT_FIELDS))
+    after = unit_from_spec(spec).model_dump(include=set(UNIT_FIELDS))
     diff = changed_fields(current, after)
     if not diff:
         return unit

@@ -24,7 +24,7 @@ from workflow.entrypoints.web.pages import WebUser
 from workflow.entrypoints.web.session import FormDep, check_csrf, check_same_origin
 from workflow.entrypoints.web.setup_common import admin, setup_page
 from workflow.models import Organisation
-from workflow.services import registry
+from workflow.services import unit_import
 
 router = APIRouter(include_in_schema=False)
 MAX_CSV_BYTES = 900 * 1024  # the confirm form carries the text back: it must fit in a form
@@ -99,7 +99,7 @@ def _preview(request: Request, user: WebUser, text: str) -> Response:
             )
         except InvalidInput as error:
             return _page(request, user, "", list(error.reasons), None)
-        reasons += registry.import_reasons(session, specs)
+        reasons += unit_import.import_reasons(session, specs)
         if not specs and not reasons:
             reasons.append(Reason("empty_file", "Filen innehåller inga enheter."))
         names = {o.id: o.name for o in session.exec(select(Organisation)).all()}
@@ -144,7 +144,7 @@ def confirm_import(request: Request, form: FormDep) -> Response:
             specs = imports.parse_units_csv(
                 text, organisation_ids_by_name=_organisation_ids(session)
             )
-            registry.import_units(session, specs)
+            unit_import.import_units(session, specs)
     except (InvalidInput, Conflict):
         return _preview(request, user, text)  # shows what is wrong now, nothing stored
     return RedirectResponse("/admin/units?ok=imported", status_code=303)
