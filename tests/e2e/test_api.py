@@ -419,7 +419,12 @@ def test_an_entry_walks_through_every_stage_by_its_roles(world_factory: Any) -> 
         "starts_at": "13:00",
         "ends_at": "16:00",  # as long as the default visit
     }
-    entry = world.advance("examiner", entry, "examined")
+    # An entry is examined by its team's consensus (test_api_examination.py), never by one
+    # examiner's move; the admin's own move stands in for it here.
+    body = {"to": "examined", "version": entry["version"], "data": STEP_DATA["examined"]}
+    alone = world.as_("examiner").post(f"{API}/entries/{entry_id}/transitions", json=body)
+    refused(alone, 403, "forbidden")
+    entry = world.advance("admin", entry, "examined")
     # Feedback is released by the admin, never by an examiner's own move.
     body = {"to": "feedback", "version": entry["version"], "data": STEP_DATA["feedback"]}
     early = world.as_("examiner").post(f"{API}/entries/{entry_id}/transitions", json=body)
@@ -446,7 +451,7 @@ def test_an_entry_walks_through_every_stage_by_its_roles(world_factory: Any) -> 
         ("board_decision", "extract_sent", "coordinator"),
         ("extract_sent", "submitted", "unit_contact"),
         ("submitted", "submitted", "examiner"),  # the site visit: a fact, not a stage
-        ("submitted", "examined", "examiner"),
+        ("submitted", "examined", "admin"),
         ("examined", "feedback", "admin"),
     ]
     assert history[1]["note"] == "Nämndmöte juni"
@@ -791,7 +796,7 @@ MATRIX: dict[str, tuple[int, int, int, int, int]] = {
     "upload_contribution": (201, 201, 201, 403, 404),
     "submitted": (200, 200, 200, 403, 404),
     "book_site_visit": (200, 403, 403, 200, 404),
-    "examined": (200, 403, 403, 200, 404),
+    "examined": (200, 403, 403, 403, 404),  # reached by the team's consensus
     "feedback": (200, 403, 403, 403, 403),  # released by the admin (feedback_release)
     # Nobody moves an entry to `jury` by hand: the announcement does (test_api_jury.py).
     "jury": (422, 403, 403, 403, 422),

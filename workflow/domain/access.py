@@ -35,7 +35,9 @@ MOVERS: Mapping[Stage, frozenset[Role]] = {
     Stage.BOARD_DECISION: frozenset({Role.COORDINATOR}),
     Stage.EXTRACT_SENT: frozenset({Role.COORDINATOR}),
     Stage.SUBMITTED: frozenset({Role.UNIT_CONTACT, Role.COORDINATOR}),
-    Stage.EXAMINED: frozenset({Role.EXAMINER}),
+    # An entry is examined when its lead examiner submits the team's consensus
+    # (`services.consensus`), never by one examiner's click past the others' assessments.
+    Stage.EXAMINED: frozenset(),
     # Feedback reaches units when the admin releases it (for a cycle or class at once, see
     # `services.feedback_release`): an examiner moving one entry would release it early.
     Stage.FEEDBACK: frozenset(),
@@ -110,7 +112,9 @@ def examiner_conflict(examiner_organisation_id: int | None, entry: EntryScope) -
 
 def may_book_site_visit(actor: Actor, entry: EntryScope) -> Reason | None:
     """None when `actor` may book the examiners' site visit (platsbesök) on `entry`: the visit
-    is part of the examination, so whoever may move the entry to `examined` may book it."""
+    is part of the examination, so the admin and the entry's own examiners may book it."""
+    if actor.role == Role.EXAMINER and can_see(actor, entry):
+        return None
     return may_move(actor, entry, Stage.EXAMINED)
 
 

@@ -94,5 +94,6 @@ def _examine(session: Session, exam: Examination, acting: Actor, now: datetime) 
         now=now,
         note="Konsensus fastställd av huvudexaminatorn.",
         data=data,
-        acting=acting,
+        # Not `acting`: the lead's right to write the consensus was checked above, and the
+        # move is its consequence; no examiner may make this move by itself.
     )

@@ -20,7 +20,15 @@ from workflow import feeds, reminders, webhooks
 from workflow.auth import scope_for
 from workflow.db import get_existing
 from workflow.domain import rules
-from workflow.domain.access import NOTIFIERS, Actor, Role, can_see, may_move
+from workflow.domain.access import (
+    NOTIFIERS,
+    Actor,
+    EntryScope,
+    Role,
+    can_see,
+    may_book_site_visit,
+    may_move,
+)
 from workflow.domain.calendar import STOCKHOLM, hours_reason, site_visit_span
 from workflow.domain.errors import (
     Forbidden,
@@ -221,14 +229,20 @@ def check_move(session: Session, acting: Actor | None, entry_id: int, target: St
     `acting` is the operator's own hand (the CLI on the server, a task): nothing to check."""
     if acting is None:
         return parse_stage(target)
-    scope = scope_for(session, acting, entry_id) if 1 <= entry_id <= MAX_ID else None
-    if scope is None or not can_see(acting, scope):
-        raise not_found("Posten", entry_id)
+    scope = _visible_scope(session, acting, entry_id)
     stage = parse_stage(target)
     reason = may_move(acting, scope, stage)
     if reason is not None:
         raise Forbidden((reason,))
     return stage
+
+
+def _visible_scope(session: Session, acting: Actor, entry_id: int) -> EntryScope:
+    """The entry's access facts, or NotFound when `acting` may not see it (nothing leaks)."""
+    scope = scope_for(session, acting, entry_id) if 1 <= entry_id <= MAX_ID else None
+    if scope is None or not can_see(acting, scope):
+        raise not_found("Posten", entry_id)
+    return scope
 
 
 # --- moving ----------------------------------------------------------------------------------
@@ -467,9 +481,12 @@ def schedule_site_visit(
     A fact, not a stage: the history gets an event that stays in `submitted`, and the
     version moves on like for any change, so two people booking at once cannot both win.
     The hours (Stockholm time) default to 09:00–12:00, or three hours from the one given.
-    Whoever may record the examination may book its visit (with `acting`, checked).
+    The admin and the entry's own examiners may book it (with `acting`, checked).
     """
-    check_move(session, acting, entry_id, Stage.EXAMINED)
+    if acting is not None:
+        reason = may_book_site_visit(acting, _visible_scope(session, acting, entry_id))
+        if reason is not None:
+            raise Forbidden((reason,))
     booked = _booking(on, starts_at, ends_at)
     loaded = load_for_change(session, entry_id, version)
     entry, unit, organisation = loaded.entry, loaded.unit, loaded.organisation
