@@ -16,7 +16,7 @@ from typing import cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, bindparam, delete, func
+from sqlalchemy import ColumnElement, Select, bindparam, delete, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -33,6 +33,7 @@ from workflow.domain.stages import Stage
 from workflow.models import (
     Entry,
     ExaminerAssignment,
+    JuryMember,
     LoginAttempt,
     Unit,
     User,
@@ -67,13 +68,17 @@ _ACTOR_BY_TOKEN = sa_select(
     col(User.id), col(User.name), col(User.role), col(User.organisation_id), col(User.unit_id)
 ).where(col(User.token_hash) == bindparam("token_hash"), col(User.active).is_(True))
 _SCOPE_OF_ENTRY = (
-    sa_select(col(Entry.stage), col(Unit.id), col(Unit.organisation_id))
+    sa_select(col(Entry.stage), col(Unit.id), col(Unit.organisation_id), col(Entry.cycle_id))
     .join(Unit, col(Unit.id) == Entry.unit_id)
     .where(col(Entry.id) == bindparam("entry_id"))
 )
 _ASSIGNED = sa_select(col(ExaminerAssignment.id)).where(
     col(ExaminerAssignment.entry_id) == bindparam("entry_id"),
     col(ExaminerAssignment.user_id) == bindparam("user_id"),
+)
+_ON_JURY = sa_select(col(JuryMember.id)).where(
+    col(JuryMember.cycle_id) == bindparam("cycle_id"),
+    col(JuryMember.user_id) == bindparam("user_id"),
 )
 
 
@@ -207,11 +212,13 @@ def entry_scope(session: Session, entry: Entry) -> EntryScope:
     examiners = session.exec(
         select(ExaminerAssignment.user_id).where(ExaminerAssignment.entry_id == entry.id)
     ).all()
+    jury = session.exec(select(JuryMember.user_id).where(JuryMember.cycle_id == entry.cycle_id))
     return EntryScope(
         organisation_id=unit.organisation_id,
         unit_id=unit.id or 0,
         stage=Stage(entry.stage),
         examiner_ids=frozenset(examiners),
+        jury_ids=frozenset(jury.all()),
     )
 
 
@@ -234,7 +241,14 @@ def visible_entries(actor: Actor) -> ColumnElement[bool] | None:
             col(ExaminerAssignment.user_id) == actor.user_id
         )
         return entry_id.in_(assigned)
-    return col(Entry.stage).in_([s.value for s in JURY_SEES])
+    return col(Entry.stage).in_([s.value for s in JURY_SEES]) & col(Entry.cycle_id).in_(
+        _jury_cycles(actor)
+    )
+
+
+def _jury_cycles(actor: Actor) -> Select[int]:
+    """The cycles whose jury `actor` sits on, as a subquery."""
+    return sa_select(col(JuryMember.cycle_id)).where(col(JuryMember.user_id) == actor.user_id)
 
 
 def visible_entry_ids(session: Session, actor: Actor) -> set[int] | None:
@@ -254,7 +268,10 @@ def visible_entry_ids(session: Session, actor: Actor) -> set[int] | None:
             ExaminerAssignment.user_id == actor.user_id
         )
     else:
-        query = select(Entry.id).where(col(Entry.stage).in_([s.value for s in JURY_SEES]))
+        query = select(Entry.id).where(
+            col(Entry.stage).in_([s.value for s in JURY_SEES]),
+            col(Entry.cycle_id).in_(_jury_cycles(actor)),
+        )
     return {int(i) for i in session.exec(query).all() if i is not None}
 
 
@@ -265,18 +282,25 @@ def scope_for(session: Session, actor: Actor, entry_id: int) -> EntryScope | Non
     row = connection.execute(_SCOPE_OF_ENTRY, {"entry_id": entry_id}).first()
     if row is None:
         return None
-    stage, unit_id, organisation_id = row
+    stage, unit_id, organisation_id, cycle_id = row
     examiner_ids: frozenset[int] = frozenset()
+    jury_ids: frozenset[int] = frozenset()
     if actor.role == Role.EXAMINER:
         assigned = connection.execute(
             _ASSIGNED, {"entry_id": entry_id, "user_id": actor.user_id}
         ).first()
         examiner_ids = frozenset({actor.user_id}) if assigned is not None else frozenset()
+    elif actor.role == Role.JURY:
+        member = connection.execute(
+            _ON_JURY, {"cycle_id": cycle_id, "user_id": actor.user_id}
+        ).first()
+        jury_ids = frozenset({actor.user_id}) if member is not None else frozenset()
     return EntryScope(
         organisation_id=organisation_id,
         unit_id=unit_id or 0,
         stage=Stage(stage),
         examiner_ids=examiner_ids,
+        jury_ids=jury_ids,
     )
 
 

@@ -137,6 +137,12 @@ class World:
     def user_id(self, role: str) -> int:
         return self.server.user_ids[role]
 
+    def seat_jury(self, year: int) -> None:
+        """The jury user chairs `year`'s jury committee (a jury member sees its cycle only)."""
+        jury_id = self.user_id("jury")
+        body = {"members": [jury_id], "chair": jury_id}
+        expect(self.admin.put(f"{API}/cycles/{year}/jury", json=body), 200)
+
     def close(self) -> None:
         for client in self.clients.values():
             client.close()
@@ -233,6 +239,8 @@ def make_world(server: LiveServer, *roles: str) -> World:
     for name in roles:
         role, links = options[name]
         world.tokens[name] = server.direct_user(name, role, **links)
+    if "jury" in roles:
+        world.seat_jury(YEAR)
     return world
 
 
@@ -565,6 +573,21 @@ def test_refusals_answer_with_reasons_and_change_nothing(world_factory: Any) -> 
     assert first["version"] == 2
 
 
+def test_the_jury_sees_the_examined_entries_of_its_own_cycle_only(world_factory: Any) -> None:
+    """A jury member sits on one cycle's committee: an examined entry of another cycle is
+    neither listed nor found, until the admin seats the member on that cycle's jury too."""
+    world = world_factory("jury")
+    expect(world.admin.post(f"{API}/cycles", json=cycle_body(2029)), 201)
+    entry = world.walk_to(world.new_entry(world.unit, 2029), "examined")
+    jury = world.as_("jury")
+    assert expect(jury.get(f"{API}/entries"), 200) == []
+    refused(jury.get(f"{API}/entries/{entry['id']}"), 404, "not_found")
+    refused(jury.get(f"{API}/entries/{entry['id']}/history"), 404, "not_found")
+    world.seat_jury(2029)
+    assert [e["id"] for e in expect(jury.get(f"{API}/entries"), 200)] == [entry["id"]]
+    expect(jury.get(f"{API}/entries/{entry['id']}/history"), 200)
+
+
 def test_another_organisations_entry_is_neither_listed_nor_found(world_factory: Any) -> None:
     """A coordinator of B, an unassigned examiner and the jury do not see A's new entry: it
     is not listed, and every direct call answers 404 as for an id that does not exist."""
@@ -839,6 +862,7 @@ def matrix_world(module_sqlite_server: LiveServer) -> Iterator[World]:
     seen_by_all = world.new_entry(world.unit, 2029)
     expect(world.assign(seen_by_all["id"]), 201)
     world.walk_to(seen_by_all, "examined")
+    world.seat_jury(2029)
     yield world
     world.close()
 

@@ -46,7 +46,7 @@ MOVERS: Mapping[Stage, frozenset[Role]] = {
 }
 # Who may notify (create) an entry.
 NOTIFIERS = frozenset({Role.ADMIN, Role.COORDINATOR})
-# The stages a jury member sees: examined entries and what follows.
+# The stages a jury member sees (in its own cycle): examined entries and what follows.
 JURY_SEES = frozenset({Stage.EXAMINED, Stage.FEEDBACK, Stage.JURY})
 
 
@@ -67,6 +67,8 @@ class EntryScope:
     unit_id: int
     stage: Stage
     examiner_ids: frozenset[int]
+    # The jury members of the entry's cycle (a jury member sees its own cycle only).
+    jury_ids: frozenset[int] = frozenset()
 
 
 def can_see(actor: Actor, entry: EntryScope) -> bool:
@@ -78,7 +80,8 @@ def can_see(actor: Actor, entry: EntryScope) -> bool:
         return actor.unit_id == entry.unit_id
     if actor.role == Role.EXAMINER:
         return actor.user_id in entry.examiner_ids
-    return entry.stage in JURY_SEES  # Role.JURY
+    # Role.JURY: the examined entries of the cycle whose jury it sits on.
+    return entry.stage in JURY_SEES and actor.user_id in entry.jury_ids
 
 
 def may_move(actor: Actor, entry: EntryScope, target: Stage) -> Reason | None:
