@@ -114,8 +114,9 @@ def start_server(
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        # Stop waiting at once if the server died (an import error, a port taken).
-        wait_until(lambda: process.poll() is not None or _healthy(url), timeout=30)
+        # Stop waiting at once if the server died (an import error, a port taken). A loaded
+        # 2-core machine has taken over 30 s to migrate a PostgreSQL database and start.
+        wait_until(lambda: process.poll() is not None or _healthy(url), timeout=90)
         assert process.poll() is None and _healthy(url), log.read_text()
         yield LiveServer(url=url, env=env, log=log)
     finally:
