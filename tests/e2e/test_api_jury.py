@@ -205,4 +205,7 @@ def test_the_embargo_holds_until_the_announcement(server: LiveServer, clients: C
     assert sorted(m.entry_id or 0 for m in outcomes) == sorted([ids["best"], ids["other"]])
     assert len(_queued(server)) > before
     seen = expect(c["unit_contact"].get(f"{API}/entries/{ids['best']}"), 200)
-    assert (seen["stage"], seen["facts"]["jury"]) == ("jury", {"outcome": "winner"})
+    assert (seen["stage"], seen["facts"]["jury"]) == (
+        "jury",
+        {"outcome": "winner", "motivation": MOTIVATION},  # public with the decision
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -321,6 +321,62 @@ def test_one_invitation_per_address_to_every_participant_and_coordinator(engine:
         ).all()
     assert [a.changes["ceremony_invitations"] for a in audit] == [[0, 3], [3, 3], [3, 4]]
     assert [a.actor for a in audit] == ["kansliet", "kansliet", registry.OPERATOR]
+
+
+def test_a_moved_ceremony_reaches_everyone_invited_once_with_the_new_time(engine: Engine) -> None:
+    """The admin moves the ceremony after the invitations were queued: the one already sent
+    is followed by a "ny tid" letter whose calendar event replaces the old (same UID, higher
+    SEQUENCE); one still waiting is stopped and replaced by an invitation with the new day, so
+    the old day never leaves; the same change again queues nothing; all of it audited."""
+    seed_participants(engine)
+    with transaction(engine) as session:
+        ceremony.send_ceremony_invitations(session, year=2024, now=LATER, acting=ADMIN)
+    first = invitations(engine)
+    sent_to = "samordnare@example.se"
+    with transaction(engine) as session:  # the relay has sent the coordinator's
+        row = session.get_one(OutboxMessage, first[sent_to].id)
+        row.status, row.sent_at = "sent", LATER
+        session.add(row)
+    waiting = {address for address in first if address != sent_to}
+
+    with transaction(engine) as session:
+        registry.update_cycle(
+            session, year=2024, now=LATER, acting=ADMIN, winners_date=date(2024, 11, 28)
+        )
+    with transaction(engine) as session:
+        rows = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
+    ceremony_rows = [r for r in rows if r.key.startswith("ceremony/2024/")]
+    status = {r.key: r.status for r in ceremony_rows}
+    assert all(status[f"ceremony/2024/{address}"] == "cancelled" for address in waiting)
+    assert status[f"ceremony/2024/{sent_to}"] == "sent"
+    new = {r.recipient: r for r in ceremony_rows if r.status == "queued"}
+    assert set(new) == set(first)
+    assert new[sent_to].kind == "ceremony_moved"
+    assert new[sent_to].payload["previous_on"] == "2024-11-26"
+    assert {new[a].kind for a in waiting} == {"ceremony_invitation"}
+    old_event = Calendar.from_ical(first[sent_to].payload["invitation_ics"]).walk("VEVENT")[0]
+    for row in new.values():
+        assert row.payload["ceremony_on"] == "2024-11-28"
+        assert row.payload["units"] == first[row.recipient].payload["units"]
+        [event] = Calendar.from_ical(row.payload["invitation_ics"]).walk("VEVENT")
+        assert event.decoded("DTSTART").date() == date(2024, 11, 28)
+        assert str(event["UID"]) == str(old_event["UID"])
+        assert int(event["SEQUENCE"]) > int(old_event["SEQUENCE"])
+
+    # The same day again changes nothing; a later send round invites nobody twice.
+    with transaction(engine) as session:
+        registry.update_cycle(
+            session, year=2024, now=LATER, acting=ADMIN, winners_date=date(2024, 11, 28)
+        )
+        again = ceremony.send_ceremony_invitations(session, year=2024, now=LATER, acting=ADMIN)
+    assert again.queued == ()
+    with transaction(engine) as session:
+        assert len(session.exec(select(OutboxMessage)).all()) == len(rows)
+        [audit] = session.exec(
+            select(AuditEvent).where(AuditEvent.action == "ceremony_moved")
+        ).all()
+    assert audit.actor == "kansliet"
+    assert audit.changes["winners_date"] == ["2024-11-26", "2024-11-28"]
 
 
 def test_only_the_admin_invites_and_not_to_an_empty_or_unknown_cycle(engine: Engine) -> None:

@@ -94,9 +94,10 @@ STAGES: Mapping[str, tuple[str, ...]] = {
     "deadline_extended": ("notified", "board_decision", "extract_sent"),
     "password_link": ("",),
     "ceremony_invitation": ("",),  # to an address, for every unit of the cycle it stands for
+    "ceremony_moved": ("",),  # the same addresses, when the ceremony's day moved
 }
 # Letters to a person or an address rather than about one entry: no entry page to link to.
-NOT_ABOUT_AN_ENTRY = frozenset({"password_link", "ceremony_invitation"})
+NOT_ABOUT_AN_ENTRY = frozenset({"password_link", "ceremony_invitation", "ceremony_moved"})
 
 
 def variants(kind: str, stage: str) -> Iterator[dict[str, Any]]:
@@ -117,6 +118,8 @@ def variants(kind: str, stage: str) -> Iterator[dict[str, Any]]:
     elif kind == "jury_outcome":
         for outcome in ("winner", "not_awarded"):
             yield {"facts": {**facts_until("jury"), "jury": {"outcome": outcome}}}
+        motivated = {"outcome": "winner", "motivation": "Ett systematiskt förbättringsarbete."}
+        yield {"facts": {**facts_until("jury"), "jury": motivated}}
     elif kind in ("board_decision_recorded", "extract_to_award_office"):
         for decision in ("approved", "noted"):
             decided = {**FACTS["board_decision"], "decision": decision}
@@ -137,10 +140,12 @@ def variants(kind: str, stage: str) -> Iterator[dict[str, Any]]:
         for welcome in (True, False):
             yield {"name": "eva", "welcome": welcome, "link": "https://kvalitet.stockholm.se/p/x",
                    "expires_at": "2025-03-06T07:00:00+00:00"}  # fmt: skip
-    elif kind == "ceremony_invitation":
+    elif kind in ("ceremony_invitation", "ceremony_moved"):
         place = "Stadshuset, Hantverkargatan 1, Stockholm"
         ceremony = {"ceremony_on": CYCLE["winners_date"], "starts_at": "15:00",
                     "ends_at": "17:00", "place": place}  # fmt: skip
+        if kind == "ceremony_moved":
+            ceremony["previous_on"] = "2025-12-08"
         yield {**ceremony, "units": ["Ungdomsjouren"], "coordinator_of": []}
         yield {**ceremony, "units": ["Ungdomsjouren", "Fältgruppen", "Mottagningen"],
                "coordinator_of": ["Socialförvaltningen"]}  # fmt: skip
@@ -229,9 +234,11 @@ def test_every_letter_reads_as_the_city_writes(
 
     if kind == "password_link":
         assert context["link"] in text and context["link"] in seen_html
-    elif kind == "ceremony_invitation":
+    elif kind in ("ceremony_invitation", "ceremony_moved"):
         flat = " ".join(text.split())
         assert "den 15 december 2025 kl. 15.00–17.00" in flat, flat
+        if kind == "ceremony_moved":
+            assert "i stället för den 8 december 2025" in flat, flat
         assert "Stadshuset" in subject + flat and "Sidan för deltagandet" not in text
         assert all(unit in flat for unit in context["units"])
     else:  # the way in, from every letter about an entry

@@ -97,7 +97,9 @@ def payload(kind: str, **changes: Any) -> dict[str, Any]:
             roles=["unit"],
             entry_ids=[41],
         )
-    if kind == "ceremony_invitation":  # to an address, for the units it stands for
+    if kind in ("ceremony_invitation", "ceremony_moved"):  # to an address, for its units
+        if kind == "ceremony_moved":
+            base["previous_on"] = "2024-11-19"
         base.update(
             units=["Ungdomsjouren", "Fältgruppen"],
             coordinator_of=["Socialförvaltningen"],
@@ -431,6 +433,19 @@ def test_winner_is_congratulated_in_their_class():
     assert "grattis" in text.lower()
     assert "i klassen socialtjänst" in text
     assert "Stadshuset" in text and "prischeck" in text
+    assert "motivering" not in text  # none was given
+
+
+def test_winner_reads_the_jurys_motivation():
+    """The jury's motivation for its winners is quoted in the winner's letter, escaped."""
+    motivation = "Ett systematiskt arbete med <mätbara> mål & tydlig uppföljning."
+    facts = {**FACTS, "jury": {"outcome": "winner", "motivation": motivation}}
+    parsed = parse(render("jury_outcome", payload("jury_outcome", facts=facts)))
+
+    assert "Domarkommitténs motivering:" in text_of(parsed)
+    assert motivation in text_of(parsed)
+    html = next(p for p in parsed.walk() if p.get_content_type() == "text/html").get_content()
+    assert "&lt;mätbara&gt; mål &amp; tydlig" in html
 
 
 def test_not_awarded_is_thanked_without_a_prize():

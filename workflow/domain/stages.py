@@ -150,7 +150,10 @@ STAGE_FIELDS: Mapping[Stage, Mapping[str, StageField]] = {
         "strengths": StageField(True, "text"),  # styrkor
         "development_areas": StageField(True, "text"),  # utvecklingsområden
     },
-    Stage.JURY: {"outcome": StageField(True, "choice", JURY_OUTCOMES)},
+    Stage.JURY: {
+        "outcome": StageField(True, "choice", JURY_OUTCOMES),
+        "motivation": StageField(False, "text"),  # the jury's motivation, for its winners
+    },
     Stage.WITHDRAWN: {},
     Stage.NOTIFIED: {},
 }

@@ -106,10 +106,11 @@ def _feedback(payload: Mapping[str, Any], today: date | None) -> dict[str, Any]:
 
 @_email("jury_outcome")
 def _jury(payload: Mapping[str, Any], today: date | None) -> dict[str, Any]:
-    outcome = payload["facts"]["jury"]["outcome"]
+    jury = payload["facts"]["jury"]
+    outcome = jury["outcome"]
     if outcome not in ("winner", "not_awarded"):
         raise ValueError(f"Okänt utfall från domarkommittén: {outcome!r}")
-    return {"outcome": outcome}
+    return {"outcome": outcome, "motivation": str(jury.get("motivation") or "").strip()}
 
 
 @_email("ceremony_invitation")
@@ -123,6 +124,14 @@ def _ceremony(payload: Mapping[str, Any], today: date | None) -> dict[str, Any]:
         "ceremony_on": date.fromisoformat(str(payload["ceremony_on"])),
         # Swedish style "kl. 15.00–17.00", from the cycle's hours as queued.
         "ceremony_hours": swedish.hours_span(payload["starts_at"], payload["ends_at"]),
+    }
+
+
+@_email("ceremony_moved")
+def _ceremony_moved(payload: Mapping[str, Any], today: date | None) -> dict[str, Any]:
+    return {
+        **_ceremony(payload, today),
+        "previous_on": date.fromisoformat(str(payload["previous_on"])),
     }
 
 

@@ -10,6 +10,8 @@ from sqlmodel import Session
 
 from workflow.models import AuditEvent
 
+OPERATOR = "kommandoraden"  # who acts when no user is named: the operator on the server
+
 
 def plain(value: Any) -> Any:
     """A value as the audit trail's JSON keeps it (dates as ISO text)."""

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -39,8 +40,7 @@ from workflow.domain.stages import Stage
 from workflow.emails import Attachment
 from workflow.models import Cycle, Entry, Organisation, OutboxMessage, Unit
 from workflow.outbox.rows import INVITATION
-from workflow.services._audit import record_audit
-from workflow.services.registry import OPERATOR
+from workflow.services._audit import OPERATOR, record_audit
 from workflow.settings import get_settings
 
 CEREMONY_INVITATION = "ceremony_invitation"
@@ -235,52 +235,12 @@ def send_ceremony_invitations(
     )
     issued = calendar_events.record(session, feeds.cycle_events(cycle), now=now)
     ceremony = issued[feeds.ceremony_uid(year)]
-    starts_at, ends_at = ceremony_span(cycle.ceremony_starts_at, cycle.ceremony_ends_at)
-    new_rows: list[dict[str, Any]] = []
-    for address, invitee in invitees.items():
-        if keys[address] in taken:
-            continue
-        name = invitee.units[0] if len(invitee.units) == 1 and not invitee.coordinator_of else ""
-        payload = {
-            "year": year,
-            "units": invitee.units,
-            "organisations": invitee.organisations,
-            "coordinator_of": invitee.coordinator_of,
-            "ceremony_on": cycle.winners_date.isoformat(),
-            "starts_at": starts_at.isoformat(timespec="minutes"),
-            "ends_at": ends_at.isoformat(timespec="minutes"),
-            "place": feeds.CEREMONY_PLACE,
-            "award_office_email": cycle.award_office_email,
-            "winners_date": cycle.winners_date.isoformat(),
-            INVITATION: feeds.ceremony_invitation(
-                cycle, invitee.address, name or invitee.address, issued=ceremony, now=now
-            ),
-        }
-        new_rows.append(
-            {
-                "key": keys[address],
-                "entry_id": None,
-                "channel": "email",
-                "kind": CEREMONY_INVITATION,
-                "recipient": invitee.address,
-                "payload": payload,
-                "status": "queued",
-                "due_at": now,
-                "created_at": now,
-            }
-        )
-    queued: list[str] = []
-    if new_rows:
-        connection = session.connection()
-        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-        table = OutboxMessage.__table__  # type: ignore[attr-defined]
-        for row in new_rows:  # a racing round that queued an address first keeps its row
-            result = connection.execute(
-                dialect.insert(table).values(**row).on_conflict_do_nothing(index_elements=["key"])
-            )
-            if result.rowcount:
-                queued.append(str(row["recipient"]))
-        db.note_outbox_written(session)
+    new_rows = [
+        _invitation_row(keys[address], CEREMONY_INVITATION, invitee, cycle, ceremony, now)
+        for address, invitee in invitees.items()
+        if keys[address] not in taken
+    ]
+    queued = _queue_once(session, new_rows)
     already = [invitees[a].address for a in invitees if keys[a] in taken]
     record_audit(
         session, subject="cycle", subject_id=cycle.id or 0, action="ceremony_invited",
@@ -289,3 +249,135 @@ def send_ceremony_invitations(
         note=f"Inbjudan till ceremonin köad till {len(queued)} adresser.",
     )  # fmt: skip
     return InvitationRound(year, tuple(queued), tuple(already), tuple(without_address))
+
+
+def _invitation_row(
+    key: str,
+    kind: str,
+    invitee: _Invitee,
+    cycle: Cycle,
+    ceremony: calendar_events.Issued,
+    now: datetime,
+    **extra: str,
+) -> dict[str, Any]:
+    """The outbox row of one address's invitation to the cycle's ceremony as it now stands."""
+    one_unit = len(invitee.units) == 1 and not invitee.coordinator_of
+    starts_at, ends_at = ceremony_span(cycle.ceremony_starts_at, cycle.ceremony_ends_at)
+    payload = {
+        "year": cycle.year,
+        "units": invitee.units,
+        "organisations": invitee.organisations,
+        "coordinator_of": invitee.coordinator_of,
+        "ceremony_on": cycle.winners_date.isoformat(),
+        "starts_at": starts_at.isoformat(timespec="minutes"),
+        "ends_at": ends_at.isoformat(timespec="minutes"),
+        "place": feeds.CEREMONY_PLACE,
+        "award_office_email": cycle.award_office_email,
+        "winners_date": cycle.winners_date.isoformat(),
+        **extra,
+        INVITATION: feeds.ceremony_invitation(
+            cycle,
+            invitee.address,
+            invitee.units[0] if one_unit else invitee.address,
+            issued=ceremony,
+            now=now,
+        ),
+    }
+    return {
+        "key": key,
+        "entry_id": None,
+        "channel": "email",
+        "kind": kind,
+        "recipient": invitee.address,
+        "payload": payload,
+        "status": "queued",
+        "due_at": now,
+        "created_at": now,
+    }
+
+
+def _queue_once(session: Session, rows: list[dict[str, Any]]) -> list[str]:
+    """Insert `rows`, leaving a key a racing round queued first as it is; the recipients of
+    the rows inserted."""
+    queued: list[str] = []
+    if not rows:
+        return queued
+    connection = session.connection()
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    for row in rows:
+        result = connection.execute(
+            dialect.insert(table).values(**row).on_conflict_do_nothing(index_elements=["key"])
+        )
+        if result.rowcount:
+            queued.append(str(row["recipient"]))
+    db.note_outbox_written(session)
+    return queued
+
+
+# --- a moved ceremony -------------------------------------------------------------------------
+
+CEREMONY_MOVED = "ceremony_moved"
+_UNSENT = ("queued", "held", "undeliverable")
+
+
+def reissue_moved_ceremony(
+    session: Session, cycle: Cycle, *, previous_on: date, actor: str, now: datetime
+) -> list[str]:
+    """After the ceremony's day moved, give everyone invited so far the new time.
+
+    Per address: an invitation not yet sent (and not claimed by a relay) is cancelled, so the
+    old day never leaves; an address that has (or is being sent) an invitation gets
+    `ceremony_moved`, saying so, with the calendar event under a higher SEQUENCE that replaces
+    the one in its calendar; an address that never got one gets a fresh invitation. Keys carry
+    the event's SEQUENCE, so the same move recorded twice queues nothing twice. Runs in the
+    caller's transaction, after the moved event was recorded (`feeds.record_cycle_events`)."""
+    prefix = f"ceremony/{cycle.year}/"
+    rows = session.exec(
+        select(OutboxMessage)
+        .where(col(OutboxMessage.key).startswith(prefix, autoescape=True))
+        .where(col(OutboxMessage.kind).in_((CEREMONY_INVITATION, CEREMONY_MOVED)))
+        .order_by(col(OutboxMessage.id))
+    ).all()
+    if not rows:
+        return []
+    latest: dict[str, OutboxMessage] = {}
+    for row in rows:
+        latest[row.recipient.lower()] = row
+    cancelled = session.connection().execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id).in_([row.id for row in rows]))
+        .where(col(OutboxMessage.status).in_(_UNSENT), col(OutboxMessage.claimed_by).is_(None))
+        .values(status="cancelled")
+        .returning(col(OutboxMessage.id))
+    )
+    withdrawn = set(cancelled.scalars())
+    told = {row.recipient.lower() for row in rows if row.id not in withdrawn and _told(row)}
+    issued = calendar_events.record(session, feeds.cycle_events(cycle), now=now)
+    ceremony = issued[feeds.ceremony_uid(cycle.year)]
+    new_rows = []
+    for address, row in latest.items():
+        invitee = _Invitee(
+            row.recipient,
+            list(row.payload.get("units") or ()),
+            list(row.payload.get("organisations") or ()),
+            list(row.payload.get("coordinator_of") or ()),
+        )
+        key = f"{prefix}{address}/{ceremony.sequence}"
+        kind = CEREMONY_MOVED if address in told else CEREMONY_INVITATION
+        extra = {"previous_on": previous_on.isoformat()} if address in told else {}
+        new_rows.append(_invitation_row(key, kind, invitee, cycle, ceremony, now, **extra))
+    queued = _queue_once(session, new_rows)
+    record_audit(
+        session, subject="cycle", subject_id=cycle.id or 0, action="ceremony_moved",
+        actor=actor, at=now, changes={"winners_date": [previous_on.isoformat(),
+                                                         cycle.winners_date.isoformat()]},
+        note=f"Ny tid för ceremonin köad till {len(queued)} adresser; "
+        f"{len(withdrawn)} osända inbjudningar stoppade.",
+    )  # fmt: skip
+    return queued
+
+
+def _told(row: OutboxMessage) -> bool:
+    """The address has, or is being sent, this invitation."""
+    return row.status == "sent" or (row.status == "queued" and row.claimed_by is not None)

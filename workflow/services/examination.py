@@ -27,9 +27,7 @@ from workflow.models import (
     Unit,
     User,
 )
-from workflow.services._audit import record_audit
-
-OPERATOR = "kommandoraden"
+from workflow.services._audit import OPERATOR, record_audit
 
 
 def require_admin(acting: Actor | None, message: str) -> str:

@@ -42,9 +42,9 @@ from workflow.models import (
     Unit,
     User,
 )
-from workflow.services._audit import record_audit
+from workflow.services._audit import OPERATOR, record_audit
 from workflow.services.entries import advance_entry, class_in_cycle
-from workflow.services.examination import OPERATOR, cycle_of_year, require_admin
+from workflow.services.examination import cycle_of_year, require_admin
 
 log = logging.getLogger(__name__)
 
@@ -395,7 +395,7 @@ def announce(session: Session, *, cycle: Cycle, actor: str, now: datetime) -> An
     nothing, if already announced, a class is undecided or an entry's feedback is unreleased."""
     undecided: list[str] = []
     not_ready: list[str] = []
-    moves: list[tuple[Entry, str]] = []
+    moves: list[tuple[Entry, dict[str, str]]] = []
     for code in cycle.classes:
         candidates, _ = _candidates(session, cycle, code)
         reached = [c for c in candidates if c.reached_consensus]
@@ -413,8 +413,11 @@ def announce(session: Session, *, cycle: Cycle, actor: str, now: datetime) -> An
             if entry.stage != Stage.FEEDBACK.value:
                 not_ready.append(candidate.unit)
                 continue
-            outcome = "winner" if candidate.entry_id in decision.winners else "not_awarded"
-            moves.append((entry, outcome))
+            if candidate.entry_id in decision.winners:
+                # The motivation is the winners': their letter, diploma and page quote it.
+                moves.append((entry, {"outcome": "winner", "motivation": decision.motivation}))
+            else:
+                moves.append((entry, {"outcome": "not_awarded"}))
     reasons = rules.announcement_reasons(undecided, sorted(not_ready), _announced(session, cycle))
     if reasons:
         raise Conflict(reasons)
@@ -422,7 +425,7 @@ def announce(session: Session, *, cycle: Cycle, actor: str, now: datetime) -> An
         advance_entry(
             session, entry_id=entry.id or 0, target=Stage.JURY, version=entry.version,
             actor=actor, now=now, note="Jurybeslutet tillkännagivet.",
-            data={"outcome": outcome}, announcement=True,
+            data=outcome, announcement=True,
         )  # fmt: skip
     row = announcement_of(session, cycle) or JuryAnnouncement(cycle_id=cycle.id or 0, set_by=actor)
     row.announced_at = now

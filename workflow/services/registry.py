@@ -35,8 +35,8 @@ from workflow.models import (
     UnitCreate,
     User,
 )
-from workflow.services import unreachable
-from workflow.services._audit import changed_fields, record_audit
+from workflow.services import ceremony, unreachable
+from workflow.services._audit import OPERATOR, changed_fields, record_audit
 from workflow.services._rows import insert_or_conflict
 
 ORGANISATION_KINDS = {"forvaltning": "förvaltning", "bolag": "bolag"}
@@ -152,6 +152,7 @@ def update_cycle_deadlines(
     reasons = rules.cycle_reasons(year, contribution, extract, winners)
     if reasons:
         raise InvalidInput(reasons)
+    previous_on = cycle.winners_date
     cycle.contribution_deadline, cycle.extract_deadline, cycle.winners_date = (
         contribution,
         extract,
@@ -161,6 +162,10 @@ def update_cycle_deadlines(
     session.flush()
     reminders.replan_cycle(session, cycle, now)
     feeds.record_cycle_events(session, cycle, now=now)
+    if winners != previous_on:
+        ceremony.reissue_moved_ceremony(
+            session, cycle, previous_on=previous_on, actor=OPERATOR, now=now
+        )
     return cycle
 
 
@@ -356,7 +361,6 @@ def assign_examiner(
 
 # --- corrections of the register (each one an AuditEvent: who, when, old → new, why) ----------
 
-OPERATOR = "kommandoraden"  # who acts when no user is named: the operator on the server
 MAX_NOTE_LENGTH = 2000
 
 
@@ -441,6 +445,10 @@ def update_cycle(
         session, subject="cycle", subject_id=cycle.id or 0, action="corrected",
         actor=_actor_name(acting), at=now, changes=changes, note=note or None,
     )  # fmt: skip
+    if "winners_date" in changes:  # the ceremony's day: who was invited hears of the move
+        ceremony.reissue_moved_ceremony(
+            session, cycle, previous_on=before["winners_date"], actor=_actor_name(acting), now=now
+        )
     return cycle
 
 

@@ -24,7 +24,7 @@ from workflow.domain.access import Actor, Role
 from workflow.domain.errors import Forbidden, InvalidInput, NotFound, Reason, refusal
 from workflow.models import Organisation, OutboxMessage, PasswordLink, Unit, User, WebSession
 from workflow.services import registry
-from workflow.services._audit import changed_fields, record_audit
+from workflow.services._audit import OPERATOR, changed_fields, record_audit
 from workflow.settings import get_settings
 
 LINK_LIFETIME = timedelta(hours=72)
@@ -84,7 +84,7 @@ def create_user_with_link(
         subject="user",
         subject_id=user.id or 0,
         action="created",
-        actor=registry.OPERATOR if acting is None else acting.name,
+        actor=OPERATOR if acting is None else acting.name,
         at=now,
         changes=changed_fields({}, _audited(user)),
     )
@@ -153,7 +153,7 @@ def update_user(
 
 
 def _name(acting: Actor | None) -> str:
-    return registry.OPERATOR if acting is None else acting.name
+    return OPERATOR if acting is None else acting.name
 
 
 def deactivate_user(

@@ -25,6 +25,7 @@ from workflow.entrypoints.cli.values import (
 from workflow.entrypoints.cli.work import now, run
 from workflow.models import Cycle, Organisation, Unit
 from workflow.services import registry, users
+from workflow.services._audit import OPERATOR
 
 CEREMONY_FIELDS = ("ceremony_starts_at", "ceremony_ends_at")
 
@@ -87,7 +88,7 @@ def cycle_create(
             ceremony_starts_at=starts_at,
             ceremony_ends_at=ends_at,
             prize_amount=prize_amount,
-            created=registry.Created(registry.OPERATOR, now()),
+            created=registry.Created(OPERATOR, now()),
         )
     )
     typer.echo(f"Omgång {cycle.year} skapad (id {cycle.id}).")
@@ -175,7 +176,7 @@ def org_create(
             kind=kind,
             board=board,
             coordinator_email=coordinator_email,
-            created=registry.Created(registry.OPERATOR, now()),
+            created=registry.Created(OPERATOR, now()),
         )
     )
     typer.echo(organisation.id)
@@ -238,7 +239,7 @@ def unit_create(
         earlier_participation_years=tuple(earlier or ()),
         earlier_participation_count=earlier_count,
     )
-    unit = run(lambda s: registry.create_unit(s, spec, registry.Created(registry.OPERATOR, now())))
+    unit = run(lambda s: registry.create_unit(s, spec, registry.Created(OPERATOR, now())))
     typer.echo(unit.id)
 
 
