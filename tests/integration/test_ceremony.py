@@ -24,6 +24,7 @@ from tests.conftest import NOW, seed_cycle, seed_entry, seed_unit
 from tests.integration.test_exports import step, winner
 from workflow import services
 from workflow.db import transaction
+from workflow.documents.winner import documents_for_winner
 from workflow.domain.access import Actor, Role
 from workflow.domain.errors import Forbidden, InvalidInput, NotFound
 from workflow.models import AuditEvent, Cycle, Entry, OutboxMessage, Unit
@@ -97,7 +98,7 @@ def test_a_winner_s_diploma_and_prize_letter_say_who_won_what(
     with transaction(engine) as session:
         registry.update_cycle(session, year=2024, now=NOW, acting=ADMIN, prize_amount=125_000)
     with transaction(engine) as session:
-        files = {f.filename: f for f in ceremony.documents_for_winner(session, entry_id)}
+        files = {f.filename: f for f in documents_for_winner(session, entry_id)}
     assert sorted(files) == [
         "Diplom Kvalitetsutmärkelsen 2024 - Ungdomsjouren.pdf",
         "Prisbrev Kvalitetsutmärkelsen 2024 - Ungdomsjouren.docx",

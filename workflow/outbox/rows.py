@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from workflow import documents
 from workflow.documents.feedback import feedback_attachment
+from workflow.documents.winner import documents_for_winner
 from workflow.domain.calendar import entry_deadline, reminder_recipient
 from workflow.domain.errors import WorkflowError
 from workflow.domain.messages import MessageSpec, Recipient
@@ -148,11 +149,14 @@ def files_made_on_queueing(
     """The files made for messages as they are queued, by kind: an agenda request carries the
     draft board report (tjänsteutlåtande) of the entry's organisation and year, made from the
     facts as they are in the queueing transaction; a feedback letter the entry's feedback
-    report (återkopplingsrapport) as a PDF. Call it where the messages are queued."""
+    report (återkopplingsrapport) as a PDF; a winner's outcome letter its diploma and prize
+    letter. Call it where the messages are queued."""
     kinds = {spec.kind for spec in specs}
     made: dict[str, list[Attachment]] = {}
     if "feedback_letter" in kinds:
         made["feedback_letter"] = _feedback_report(session, entry_id)
+    if "jury_outcome" in kinds and _won(session, entry_id):
+        made["jury_outcome"] = documents_for_winner(session, entry_id)
     if "agenda_request" not in kinds:
         return made
     subject = documents.report_subject(session, entry_id)
@@ -163,6 +167,12 @@ def files_made_on_queueing(
     except WorkflowError:  # nothing for the board to decide: the request goes without
         return made
     return {**made, "agenda_request": [report]}
+
+
+def _won(session: Session, entry_id: int) -> bool:
+    entry = session.get(Entry, entry_id)  # the queueing change's own copy, facts settled
+    outcome = ((entry.facts if entry is not None else {}).get("jury") or {}).get("outcome")
+    return outcome == "winner"
 
 
 def _feedback_report(session: Session, entry_id: int) -> list[Attachment]:

@@ -1,18 +1,18 @@
 """The prize ceremony: the winners' diplomas and prize letters, and the invitation to the
 ceremony in Stadshuset that every participating unit and its coordinator gets.
 
-- `documents_for_winner(session, entry_id)`: the diploma (PDF) and the prize letter (DOCX and
-  PDF) of an entry, as attachments, for whoever announces the winners to send.
 - `prize_document(...)`: one of them as a download, for the admin at any time and for the
   unit's own coordinator and contact once the entry is in stage `jury` as a winner (until then
   the same 404 as for an entry that does not exist, so nothing leaks before the announcement).
 - `send_ceremony_invitations(...)`: one e-mail with an iCalendar invitation per address per
   cycle (`ceremony/{year}/{address}`), so sending again queues only what is new; audited.
+- `reissue_moved_ceremony(...)`: the new time to everyone invited, when the day moves.
+
+The documents themselves are made in `workflow.documents.winner`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -23,33 +23,18 @@ from sqlmodel import Session, col, select
 
 from workflow import calendar_events, db, feeds
 from workflow.auth import entry_scope
-from workflow.documents import DOCX_CONTENT_TYPE, PDF_CONTENT_TYPE
-from workflow.documents.prize import (
-    PrizeFacts,
-    diploma_filename,
-    prize_letter_filename,
-    render_diploma_pdf,
-    render_prize_letter_docx,
-    render_prize_letter_pdf,
-)
+from workflow.documents.winner import entry_rows, no_documents, prize_facts, render_prize_document
 from workflow.domain.access import Actor, Role, can_see
 from workflow.domain.calendar import ceremony_span
-from workflow.domain.errors import Forbidden, InvalidInput, NotFound, Reason, refusal
+from workflow.domain.errors import Forbidden, InvalidInput, NotFound, refusal
 from workflow.domain.rules import is_email
 from workflow.domain.stages import Stage
 from workflow.emails import Attachment
 from workflow.models import Cycle, Entry, Organisation, OutboxMessage, Unit
 from workflow.outbox.rows import INVITATION
 from workflow.services._audit import OPERATOR, record_audit
-from workflow.settings import get_settings
 
 CEREMONY_INVITATION = "ceremony_invitation"
-# The documents a winner gets, by the name in their URL, and the formats each comes in.
-PRIZE_DOCUMENTS: Mapping[str, tuple[str, ...]] = {
-    "diploma": ("pdf",),
-    "prize-letter": ("docx", "pdf"),
-}
-_CONTENT_TYPES = {"pdf": PDF_CONTENT_TYPE, "docx": DOCX_CONTENT_TYPE}
 
 
 # --- the winner's documents --------------------------------------------------------------------
@@ -60,68 +45,6 @@ def is_announced_winner(entry: Entry) -> bool:
     return entry.stage == Stage.JURY and (entry.facts.get(Stage.JURY) or {}).get("outcome") == (
         "winner"
     )
-
-
-def _entry_rows(session: Session, entry_id: int) -> tuple[Entry, Unit, Organisation, Cycle]:
-    row = session.exec(
-        select(Entry, Unit, Organisation, Cycle)
-        .join(Unit, col(Unit.id) == Entry.unit_id)
-        .join(Organisation, col(Organisation.id) == Unit.organisation_id)
-        .join(Cycle, col(Cycle.id) == Entry.cycle_id)
-        .where(Entry.id == entry_id)
-    ).first()
-    if row is None:
-        raise _no_documents(entry_id)
-    return row
-
-
-def _no_documents(entry_id: int) -> NotFound:
-    message = f"Det finns inget diplom eller prisbrev för post {entry_id}."
-    return NotFound((Reason("not_found", message),))
-
-
-def prize_facts(session: Session, entry_id: int) -> PrizeFacts:
-    """What the entry's diploma and prize letter say (whether it won is the caller's matter)."""
-    entry, unit, organisation, cycle = _entry_rows(session, entry_id)
-    if entry.stage == Stage.WITHDRAWN:
-        raise _no_documents(entry_id)
-    settings = get_settings()
-    return PrizeFacts(
-        unit=unit.name,
-        organisation=organisation.name,
-        award_class=entry.award_class,
-        year=cycle.year,
-        amount=cycle.prize_amount,
-        ceremony_on=cycle.winners_date,
-        ceremony_hours=ceremony_span(cycle.ceremony_starts_at, cycle.ceremony_ends_at),
-        signatory_name=settings.prize_signatory_name.strip(),
-        signatory_title=settings.prize_signatory_title.strip(),
-        award_office_email=cycle.award_office_email,
-        motivation=str((entry.facts.get(Stage.JURY) or {}).get("motivation") or ""),
-    )
-
-
-def render_prize_document(facts: PrizeFacts, document: str, fmt: str) -> Attachment:
-    if fmt not in PRIZE_DOCUMENTS.get(document, ()):
-        raise refusal(
-            NotFound, "not_found", f"Det finns inget dokument '{document}.{fmt}' för vinnarna."
-        )
-    if document == "diploma":
-        return Attachment(diploma_filename(facts), PDF_CONTENT_TYPE, render_diploma_pdf(facts))
-    render = render_prize_letter_docx if fmt == "docx" else render_prize_letter_pdf
-    return Attachment(prize_letter_filename(facts, fmt), _CONTENT_TYPES[fmt], render(facts))
-
-
-def documents_for_winner(session: Session, entry_id: int) -> list[Attachment]:
-    """The diploma (PDF) and the prize letter (DOCX and PDF) of entry `entry_id`, for the
-    e-mail that announces it a winner. Checks no role and no embargo: the caller (the
-    announcement) has decided the entry won and that the time has come."""
-    facts = prize_facts(session, entry_id)
-    return [
-        render_prize_document(facts, document, fmt)
-        for document, formats in PRIZE_DOCUMENTS.items()
-        for fmt in formats
-    ]
 
 
 def prize_links(acting: Actor, entry: Entry) -> list[tuple[str, str]]:
@@ -146,13 +69,13 @@ def prize_document(
     """One of a winner's documents as a download. The admin may fetch it at any time (a
     preview before the announcement); the unit's own coordinator and contact once the entry is
     in stage `jury` as a winner; everyone else, and they before then, get 404."""
-    entry, _unit, _organisation, _cycle = _entry_rows(session, entry_id)
+    entry, _unit, _organisation, _cycle = entry_rows(session, entry_id)
     if acting.role != Role.ADMIN:
         own = acting.role in (Role.COORDINATOR, Role.UNIT_CONTACT) and can_see(
             acting, entry_scope(session, entry)
         )
         if not own or not is_announced_winner(entry):
-            raise _no_documents(entry_id)
+            raise no_documents(entry_id)
     return render_prize_document(prize_facts(session, entry_id), document, fmt)
 
 

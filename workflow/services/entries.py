@@ -72,7 +72,6 @@ from workflow.outbox.rows import entry_message_rows, files_made_on_queueing
 from workflow.services._calendar import calendar_before, calendar_change_rows
 from workflow.services._change import change_of, history_row, settle, stale_version, write_change
 from workflow.services._rows import insert_or_conflict
-from workflow.services.ceremony import documents_for_winner
 from workflow.working_days import is_swedish_working_day
 
 # --- registering ---------------------------------------------------------------------------------
@@ -206,17 +205,10 @@ def message_rows(
     frozen-when-queued policy: the agenda request's draft board report included)."""
     specs = tuple(specs)
     made_files = files_made_on_queueing(session, entry.id or 0, specs)
-    if _announces_a_winner(entry, specs):  # the letter brings the diploma and prize letter
-        made_files = {**made_files, "jury_outcome": documents_for_winner(session, entry.id or 0)}
     return entry_message_rows(
         entry, unit, organisation, cycle, specs,
         now=now, document_ids=document_ids, made_files=made_files, extra=extra,
     )  # fmt: skip
-
-
-def _announces_a_winner(entry: Entry, specs: Sequence[MessageSpec]) -> bool:
-    outcome = (entry.facts.get(Stage.JURY.value) or {}).get("outcome")
-    return outcome == "winner" and any(spec.kind == "jury_outcome" for spec in specs)
 
 
 # --- who may ------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from workflow.documents import winner
 from workflow.domain.errors import InvalidInput, Reason
 from workflow.entrypoints.cli.values import JsonFlag, echo_json
 from workflow.entrypoints.cli.work import now, run
@@ -47,7 +48,7 @@ def ceremony_documents(
     """Spara vinnarens diplom (PDF) och prisbrev (DOCX och PDF) i en mapp."""
     if out.exists() and not out.is_dir():
         raise InvalidInput((Reason("invalid_out", f"'{out}' är ingen mapp."),))
-    files = run(lambda session: ceremony.documents_for_winner(session, entry))
+    files = run(lambda session: winner.documents_for_winner(session, entry))
     try:
         out.mkdir(parents=True, exist_ok=True)
         for made in files:
