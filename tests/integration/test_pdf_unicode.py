@@ -22,7 +22,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 import pytest
 from pypdf import PdfReader
-from pypdf.generic import DictionaryObject
+from pypdf.generic import BooleanObject, DictionaryObject
 from sqlalchemy import Engine
 from sqlmodel import select
 
@@ -71,11 +71,25 @@ def check_pdf(data: bytes, names: tuple[str, ...], target: Path) -> Checked:
         assert descriptor is not None and "/FontFile2" in descriptor.get_object(), (
             f"{name} is not embedded"
         )
+    _check_declarations(reader)
     text = " ".join(page.extract_text() for page in reader.pages)
     for name in names:
         assert name in text, (name, text)
     _check_drawn(data, names, target)
     return Checked(text, sorted(n.split("+", 1)[-1] for n in used))
+
+
+def _check_declarations(reader: PdfReader) -> None:
+    """Swedish, a title the reader shows instead of the file name, and no claim to be tagged:
+    reportlab writes no structure tree, so /MarkInfo /Marked true would be a lie to a screen
+    reader (and PDF/UA is not claimed either)."""
+    root = reader.trailer["/Root"]
+    assert root.get("/Lang") == "sv-SE"
+    preferences = root["/ViewerPreferences"].get_object()
+    assert preferences.get("/DisplayDocTitle") == BooleanObject(True)
+    assert reader.metadata is not None and reader.metadata.title
+    assert "/StructTreeRoot" not in root
+    assert not root.get("/MarkInfo", {}).get("/Marked", False)
 
 
 def _fonts(reader: PdfReader) -> dict[str, DictionaryObject]:

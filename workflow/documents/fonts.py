@@ -117,8 +117,10 @@ def register_fonts() -> None:
         addMapping(regular, 1, 1, bold_italic)
 
 
-def _has(font: str, char: str) -> bool:
-    return ord(char) in pdfmetrics.getFont(font).face.charToGlyph
+@functools.cache
+def _characters(font: str) -> frozenset[int]:
+    register_fonts()
+    return frozenset(pdfmetrics.getFont(font).face.charToGlyph)
 
 
 @dataclass(frozen=True)
@@ -130,11 +132,12 @@ class Run:
 def font_runs(text: str, font: str = REGULAR) -> list[Run]:
     """`text` as drawable runs: right-to-left runs shaped, each character in the first font of
     `font`'s chain that has it (see the module's docstring for what is shown instead)."""
-    register_fonts()
-    chain = _CHAINS[font]
+    text = shape_rtl(unicodedata.normalize("NFC", text))
+    if _characters(font).issuperset(map(ord, text)):  # most text: one run, found at C speed
+        return [Run(font, text)] if text else []
     runs: list[Run] = []
-    for char in shape_rtl(unicodedata.normalize("NFC", text)):
-        chosen = next((name for name in chain if _has(name, char)), None)
+    for char in text:
+        chosen = _font_for(font, char)
         if chosen is None:
             if unicodedata.category(char) == "Cf" or 0xFE00 <= ord(char) <= 0xFE0F:
                 continue  # invisible format characters: nothing to show
@@ -144,6 +147,10 @@ def font_runs(text: str, font: str = REGULAR) -> list[Run]:
         else:
             runs.append(Run(chosen, char))
     return runs
+
+
+def _font_for(font: str, char: str) -> str | None:
+    return next((name for name in _CHAINS[font] if ord(char) in _characters(name)), None)
 
 
 def paragraph_markup(text: str) -> str:

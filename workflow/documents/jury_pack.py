@@ -119,7 +119,8 @@ def render_jury_pack(*, year: int, class_name: str, items: Sequence[Any], made_o
     document = SimpleDocTemplate(
         buffer, pagesize=A4, leftMargin=_LEFT, rightMargin=25 * mm, topMargin=28 * mm,
         bottomMargin=24 * mm, title=f"Juryunderlag {year} {class_name}",
-        author="Stockholms stad", lang="sv-SE", displayDocTitle=1, initialFontName=REGULAR,
+        author="Stockholms stad", creator="Kvalitetsutmärkelsen", lang="sv-SE", displayDocTitle=1,
+        initialFontName=REGULAR,
     )  # fmt: skip
     page = _footer(year, class_name)
     document.build(story, onFirstPage=page, onLaterPages=page)
