@@ -10,12 +10,13 @@ reportlab embeds (FontFile2), each character taken from the first font of its ch
 - Noto Emoji (package manimgx-fonts): emoji, in black and white — reportlab cannot embed colour
   glyphs (they are bitmaps or layers in other tables).
 - Anything no font has is shown as "�" (U+FFFD), never dropped or changed into another letter;
-  invisible format characters (variation selectors, zero-width joiners) are left out instead.
+  an invisible format character no font has (a variation selector, say) is left out instead.
 
 Arabic and Hebrew are written right to left and Arabic letters join: each right-to-left run
 (its words kept together) is shaped by HarfBuzz (uharfbuzz) into the joined forms, in the
 order they are drawn, and so reaches the PDF's text as Unicode presentation forms, which
-normalise (NFKC) to the letters written.
+normalise (NFKC) to the letters written. Marks above or below (harakat) keep the font's
+default place, not HarfBuzz's fine positioning, which plain text cannot carry.
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ _CHAINS: dict[str, tuple[str, ...]] = {
     BOLD_ITALIC: (BOLD_ITALIC, _SYMBOLS_BOLD, _EMOJI),
 }
 
-# Right-to-left letters (Hebrew, Arabic and their supplements and presentation forms), and a
-# run of them: words joined by spaces or marks stay one run, drawn as one unit.
+# Right-to-left letters (Hebrew, Arabic and their supplements, marks and presentation forms),
+# and a run of them: words joined by spaces stay one run, drawn as one unit.
 _RTL = "\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc"
 _RTL_RUN = re.compile(f"[{_RTL}]+(?:[ \u00a0]+[{_RTL}]+)*")
 
@@ -101,8 +102,9 @@ _SOURCES: dict[str, Callable[[], Any]] = {
 
 @functools.cache
 def register_fonts() -> None:
-    """Registers the fonts with reportlab once per process (about 0.1 s), with their bold and
-    italic faces, so that paragraph markup's <b> and <i> pick them."""
+    """Registers the fonts with reportlab once per process (about half a second: the first
+    PDF a process makes pays it), with their bold and italic faces, so that paragraph
+    markup's <b> and <i> pick them."""
     for name, source in _SOURCES.items():
         pdfmetrics.registerFont(_EmbeddedFont(name, source()))
     families = (
@@ -155,8 +157,8 @@ def _font_for(font: str, char: str) -> str | None:
 
 def paragraph_markup(text: str) -> str:
     """Reportlab paragraph markup for `text`: escaped, with the stand-in fonts named where they
-    are needed (the style's font, and <b> or <i> around it, set the rest; FiraGO's faces all
-    have the same characters)."""
+    are needed (the style's font, and <b> or <i> around it, set the rest: FiraGO's faces have
+    the same characters, but for one private-use glyph)."""
     parts = [(escape(run.text), run.font) for run in font_runs(text)]
     return "".join(t if f == REGULAR else f'<font name="{f}">{t}</font>' for t, f in parts)
 
@@ -176,7 +178,9 @@ def draw_string(
 
 def shape_rtl(text: str) -> str:
     """`text` with each right-to-left run in the joined forms and the order they are drawn in
-    (left to right), its spaces no-break so that a line never splits it."""
+    (left to right), its spaces no-break so that a line never splits it. Runs stay in the
+    sentence's order: digits or Latin words between two right-to-left words part them (the full
+    bidirectional algorithm would move a number inside the run; names rarely need it)."""
     return _RTL_RUN.sub(lambda match: _shape(match.group().replace(" ", "\u00a0")), text)
 
 
@@ -199,6 +203,7 @@ def _shape(run: str) -> str:
 
 @functools.cache
 def _harfbuzz() -> tuple[Any, dict[int, str]]:
+    """FiraGO for HarfBuzz, and each glyph's characters (a joined form has its own)."""
     register_fonts()
     face = pdfmetrics.getFont(REGULAR).face
     data = _SOURCES[REGULAR]().getvalue()
