@@ -18,6 +18,7 @@ from datetime import date, time
 from pathlib import Path
 from typing import Any
 
+import docx
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 import pytest
@@ -32,7 +33,12 @@ from workflow import documents
 from workflow.db import transaction
 from workflow.documents import fonts
 from workflow.documents.jury_pack import render_jury_pack
-from workflow.documents.prize import PrizeFacts, render_diploma_pdf, render_prize_letter_pdf
+from workflow.documents.prize import (
+    PrizeFacts,
+    render_diploma_pdf,
+    render_prize_letter_docx,
+    render_prize_letter_pdf,
+)
 from workflow.models import Organisation
 from workflow.services import feedback_release
 from workflow.services.jury import PackItem
@@ -190,6 +196,15 @@ def test_the_winner_s_documents_show_the_unit_s_name_as_written(
     ids = {POLISH: "polish", FINNISH: "finnish", ARABIC: "arabic", EMOJI: "emoji"}
     checked = check_pdf(data, (unit, ORGANISATION), tmp_path / f"{kind}-{ids[unit]}.png")
     assert all(font.startswith(("FiraGO", "CascadiaMono", "NotoEmoji")) for font in checked.fonts)
+
+
+def test_the_word_version_keeps_every_name_too() -> None:
+    """The DOCX stores text as Unicode and Word picks fonts itself: nothing to change there."""
+    for unit in NAMES:
+        document = docx.Document(io.BytesIO(render_prize_letter_docx(_prize_facts(unit))))
+        cells = [c.text for table in document.tables for row in table.rows for c in row.cells]
+        text = "\n".join([p.text for p in document.paragraphs] + cells)
+        assert unit in text and ORGANISATION in text
 
 
 def test_the_jury_pack_shows_every_name_as_written(tmp_path: Path) -> None:
