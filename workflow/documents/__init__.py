@@ -12,9 +12,10 @@ small markup that a non-programmer can edit (see the README.md beside it):
                                                                                       (report)
 
 The DOCX is what the city edits (python-docx: real Word headings, lists and page fields); the
-PDF uses reportlab with the PDF standard fonts (Times, Helvetica), so no font file has to be
-installed anywhere. Placeholders in brackets, like "[avdelning]", mark what is left to fill in
-and are highlighted in both formats. Nothing here writes to the database.
+PDF uses reportlab with the fonts of `documents/fonts.py` embedded, so every letter of a name
+shows as written and no font has to be installed on the machine. Placeholders in brackets,
+like "[avdelning]", mark what is left to fill in and are highlighted in both formats. Nothing
+here writes to the database.
 """
 
 from workflow.documents.context import ReportPreparation, build_report_context

@@ -1,6 +1,6 @@
 """The jury pack (juryunderlag) of one class as a PDF: the entries that reached consensus,
 ranked by consensus score, each with its scores per criterion and the consensus summary.
-Laid out like the board report (reportlab, the PDF standard fonts; see documents/pdf.py).
+Laid out like the board report (reportlab, the embedded fonts of documents/fonts.py).
 Confidential: only the jury and the award office ever fetch it."""
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ import io
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
-from xml.sax.saxutils import escape
 
 from reportlab.lib import colors  # type: ignore[import-untyped]
 from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
@@ -25,20 +24,27 @@ from reportlab.platypus import (  # type: ignore[import-untyped]
 )
 
 from workflow import swedish
-from workflow.documents.pdf import pdf_safe
+from workflow.documents.fonts import (
+    BOLD,
+    REGULAR,
+    TABLE_FONT,
+    draw_string,
+    paragraph_markup,
+    register_fonts,
+)
 
 _LEFT = 25 * mm
 _WIDTH = A4[0] - 50 * mm
-_BODY = ParagraphStyle("body", fontName="Times-Roman", fontSize=11, leading=14, spaceAfter=6)
+_BODY = ParagraphStyle("body", fontName=REGULAR, fontSize=11, leading=14, spaceAfter=6)
 _SMALL = ParagraphStyle("small", parent=_BODY, fontSize=9.5, leading=12, spaceAfter=0)
-_TITLE = ParagraphStyle("title", fontName="Helvetica-Bold", fontSize=17, leading=21, spaceAfter=10)
+_TITLE = ParagraphStyle("title", fontName=BOLD, fontSize=17, leading=21, spaceAfter=10)
 _HEADING = ParagraphStyle(
-    "heading", fontName="Helvetica-Bold", fontSize=12.5, leading=16, spaceBefore=10, spaceAfter=4
+    "heading", fontName=BOLD, fontSize=12.5, leading=16, spaceBefore=10, spaceAfter=4
 )
 
 
 def _text(value: str) -> str:
-    return escape(pdf_safe(value)).replace("\n", "<br/>")
+    return paragraph_markup(value).replace("\n", "<br/>")
 
 
 def _score(value: float | int | None) -> str:
@@ -50,19 +56,17 @@ def _score(value: float | int | None) -> str:
 def _footer(year: int, class_name: str) -> Any:
     def draw(canvas: Any, document: Any) -> None:
         canvas.saveState()
-        canvas.setFont("Helvetica-Bold", 13)
-        canvas.drawString(_LEFT, A4[1] - 17 * mm, "STOCKHOLMS STAD")
-        canvas.setFont("Helvetica", 9)
-        canvas.drawRightString(
-            A4[0] - 25 * mm, A4[1] - 17 * mm, pdf_safe(f"Juryunderlag {year}, {class_name}")
-        )
+        draw_string(canvas, _LEFT, A4[1] - 17 * mm, "STOCKHOLMS STAD", BOLD, 13)
+        draw_string(
+            canvas, A4[0] - 25 * mm, A4[1] - 17 * mm, f"Juryunderlag {year}, {class_name}",
+            REGULAR, 9, "right",
+        )  # fmt: skip
         canvas.setStrokeColor(colors.HexColor("#999999"))
         canvas.setLineWidth(0.4)
         canvas.line(_LEFT, 17 * mm, A4[0] - 25 * mm, 17 * mm)
-        canvas.setFont("Helvetica", 8)
-        canvas.drawString(
-            _LEFT, 12.5 * mm,
-            pdf_safe(f"Konfidentiellt till tillkännagivandet · Sida {document.page}"),
+        draw_string(
+            canvas, _LEFT, 12.5 * mm,
+            f"Konfidentiellt till tillkännagivandet · Sida {document.page}", REGULAR, 8,
         )  # fmt: skip
         canvas.restoreState()
 
@@ -72,6 +76,7 @@ def _footer(year: int, class_name: str) -> Any:
 def render_jury_pack(*, year: int, class_name: str, items: Sequence[Any], made_on: date) -> bytes:
     """The pack; `items` are services.jury.PackItem (rank, unit, organisation, score,
     summary, scores)."""
+    register_fonts()
     story: list[Any] = [
         Paragraph(_text(f"Juryunderlag – {swedish.versal(class_name)} {year}"), _TITLE),
         Paragraph(
@@ -98,6 +103,7 @@ def render_jury_pack(*, year: int, class_name: str, items: Sequence[Any], made_o
             table.setStyle(
                 TableStyle(
                     [
+                        TABLE_FONT,
                         ("LINEBELOW", (0, 0), (-1, -1), 0.3, colors.HexColor("#cccccc")),
                         ("ALIGN", (1, 0), (1, -1), "RIGHT"),
                         ("LEFTPADDING", (0, 0), (-1, -1), 0),
@@ -112,8 +118,9 @@ def render_jury_pack(*, year: int, class_name: str, items: Sequence[Any], made_o
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
         buffer, pagesize=A4, leftMargin=_LEFT, rightMargin=25 * mm, topMargin=28 * mm,
-        bottomMargin=24 * mm, title=pdf_safe(f"Juryunderlag {year} {class_name}"),
-        author="Stockholms stad",
+        bottomMargin=24 * mm, title=f"Juryunderlag {year} {class_name}",
+        author="Stockholms stad", creator="Kvalitetsutmärkelsen", lang="sv-SE", displayDocTitle=1,
+        initialFontName=REGULAR,
     )  # fmt: skip
     page = _footer(year, class_name)
     document.build(story, onFirstPage=page, onLaterPages=page)

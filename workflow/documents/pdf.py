@@ -1,15 +1,13 @@
-"""The draft as a PDF (reportlab), laid out like the city's tjänsteutlåtanden. It uses the PDF
-standard fonts (Times, Helvetica), so no font file has to be installed anywhere; letters those
-fonts cannot show lose their accents.
+"""The draft as a PDF (reportlab), laid out like the city's tjänsteutlåtanden. Set in the
+embedded fonts of `documents.fonts` (FiraGO and its stand-ins), so every letter of a name shows
+as written; no font has to be installed on the machine.
 """
 
 from __future__ import annotations
 
 import io
-import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any
-from xml.sax.saxutils import escape
 
 from reportlab.lib import colors  # type: ignore[import-untyped]
 from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
@@ -27,6 +25,14 @@ from reportlab.platypus import (  # type: ignore[import-untyped]
     TableStyle,
 )
 
+from workflow.documents.fonts import (
+    BOLD,
+    REGULAR,
+    TABLE_FONT,
+    draw_string,
+    paragraph_markup,
+    register_fonts,
+)
 from workflow.documents.markup import Block, ReportMarkup, inline_runs, render_markup
 
 _PDF_LEFT = 25 * mm
@@ -45,11 +51,14 @@ _PDF_HEADINGS = (
 
 
 def _pdf_styles() -> dict[str, ParagraphStyle]:
-    body = ParagraphStyle("body", fontName="Times-Roman", fontSize=11.5, leading=15, spaceAfter=7.5)
+    register_fonts()
+    body = ParagraphStyle(
+        "body", fontName=REGULAR, bulletFontName=REGULAR, fontSize=11.5, leading=15, spaceAfter=7.5
+    )
     styles = {
         name: ParagraphStyle(
             name,
-            fontName="Helvetica-Bold",
+            fontName=BOLD,
             fontSize=size,
             leading=leading,
             spaceBefore=before,
@@ -65,39 +74,16 @@ def _pdf_styles() -> dict[str, ParagraphStyle]:
             "bullet", parent=body, leftIndent=16, bulletIndent=4, spaceAfter=1.5
         ),
         "numbered": ParagraphStyle("numbered", parent=body, leftIndent=16, bulletIndent=0),
-        "info": ParagraphStyle("info", fontName="Helvetica", fontSize=9.5, leading=12.5),
+        "info": ParagraphStyle("info", fontName=REGULAR, fontSize=9.5, leading=12.5),
         "signature": ParagraphStyle("signature", parent=body, spaceAfter=0, leading=14.5),
     }
-
-
-# Letters outside Windows-1252 that have no decomposition to fall back on.
-_PLAIN_LETTERS = str.maketrans({"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "ı": "i", "ẞ": "SS"})
-
-
-def pdf_safe(text: str) -> str:
-    """Text the PDF standard fonts can show (Windows-1252): other letters lose their accents."""
-    out: list[str] = []
-    for char in text.translate(_PLAIN_LETTERS):
-        try:
-            char.encode("cp1252")
-            out.append(char)
-        except UnicodeEncodeError:
-            plain = "".join(
-                c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
-            )
-            try:
-                plain.encode("cp1252")
-                out.append(plain)
-            except UnicodeEncodeError:
-                out.append("?")
-    return "".join(out)
 
 
 def _pdf_inline(text: str) -> str:
     """Reportlab's paragraph markup for `text`: escaped, bold and highlighted placeholders."""
     parts: list[str] = []
-    for part, bold, placeholder in inline_runs(pdf_safe(text)):
-        markup = escape(part)
+    for part, bold, placeholder in inline_runs(text):
+        markup = paragraph_markup(part)
         if placeholder:
             markup = f'<font backColor="{_HIGHLIGHT}">{markup}</font>'
         if bold:
@@ -137,15 +123,15 @@ class _CountingCanvas(Canvas):  # type: ignore[misc]
         for state in self._pages:
             self.__dict__.update(state)
             self.saveState()
-            self.setFont("Helvetica", 9)
-            self.drawString(*self.page_number_at, f"Sida {self._pageNumber} ({total})")
+            page = f"Sida {self._pageNumber} ({total})"
+            draw_string(self, *self.page_number_at, page, REGULAR, 9)
             self.restoreState()
             super().showPage()
         super().save()
 
 
 def _build_pdf(markup: ReportMarkup) -> tuple[bytes, int]:
-    header = {key: pdf_safe(value) for key, value in markup.header.items()}
+    header = dict(markup.header)
     styles = _pdf_styles()
     buffer = io.BytesIO()
     document = BaseDocTemplate(
@@ -155,13 +141,14 @@ def _build_pdf(markup: ReportMarkup) -> tuple[bytes, int]:
         rightMargin=25 * mm,
         topMargin=36 * mm,
         bottomMargin=24 * mm,
-        title=pdf_safe(markup.title),
+        title=markup.title,
         author=header["förvaltning"],
         subject=f"{header['dokument'] or 'Tjänsteutlåtande'}, Kvalitetsutmärkelsen",
         creator="Kvalitetsutmärkelsen",
         lang="sv-SE",
         displayDocTitle=1,
         invariant=1,
+        initialFontName=REGULAR,
     )
     frame = Frame(
         document.leftMargin,
@@ -188,18 +175,14 @@ def _pdf_page(header: Mapping[str, str]) -> Callable[[Any, Any], None]:
     def draw(canvas: Any, document: Any) -> None:
         top = A4[1]
         canvas.saveState()
-        canvas.setFont("Helvetica-Bold", 13)
-        canvas.drawString(_PDF_LEFT, top - 17 * mm, "STOCKHOLMS STAD")
-        canvas.setFont("Helvetica-Bold", 10)
-        canvas.drawString(_PDF_RIGHT_COLUMN, top - 15 * mm, header["dokument"])
-        canvas.setFont("Helvetica", 9)
-        canvas.drawString(_PDF_RIGHT_COLUMN, top - 19.5 * mm, f"Dnr {header['dnr']}")
+        draw_string(canvas, _PDF_LEFT, top - 17 * mm, "STOCKHOLMS STAD", BOLD, 13)
+        draw_string(canvas, _PDF_RIGHT_COLUMN, top - 15 * mm, header["dokument"], BOLD, 10)
+        draw_string(canvas, _PDF_RIGHT_COLUMN, top - 19.5 * mm, f"Dnr {header['dnr']}", REGULAR, 9)
         canvas.setStrokeColor(colors.HexColor("#999999"))
         canvas.setLineWidth(0.4)
         canvas.line(_PDF_LEFT, 17 * mm, A4[0] - 25 * mm, 17 * mm)
         canvas.setFillColor(colors.HexColor("#555555"))
-        canvas.setFont("Helvetica", 8)
-        canvas.drawString(_PDF_LEFT, 12.5 * mm, header["sidfot"])
+        draw_string(canvas, _PDF_LEFT, 12.5 * mm, header["sidfot"], REGULAR, 8)
         canvas.restoreState()
 
     return draw
@@ -228,6 +211,7 @@ def _pdf_info_block(header: Mapping[str, str], style: ParagraphStyle) -> Any:
 def _plain_table() -> TableStyle:
     return TableStyle(
         [
+            TABLE_FONT,
             ("LEFTPADDING", (0, 0), (-1, -1), 0),
             ("RIGHTPADDING", (0, 0), (-1, -1), 4),
             ("TOPPADDING", (0, 0), (-1, -1), 0),

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from xml.sax.saxutils import escape
 
 from docx import Document as new_docx
 from docx.enum.text import WD_ALIGN_PARAGRAPH
@@ -29,7 +28,15 @@ from reportlab.platypus import (  # type: ignore[import-untyped]
 )
 
 from workflow import swedish
-from workflow.documents.pdf import pdf_safe
+from workflow.documents.fonts import (
+    BOLD,
+    ITALIC,
+    REGULAR,
+    TABLE_FONT,
+    draw_string,
+    paragraph_markup,
+    register_fonts,
+)
 from workflow.documents.report import ascii_filename
 
 CITY_BLUE = "#005aa0"
@@ -89,12 +96,16 @@ def _safe(name: str) -> str:
 
 def render_diploma_pdf(facts: PrizeFacts) -> bytes:
     """The diploma: one A4 landscape page, drawn centred within a double frame."""
+    register_fonts()
     width, height = landscape(A4)
     buffer = io.BytesIO()
-    canvas = Canvas(buffer, pagesize=(width, height), invariant=1, lang="sv-SE")
-    canvas.setTitle(pdf_safe(f"Diplom – {AWARD} {facts.year}"))
+    canvas = Canvas(
+        buffer, pagesize=(width, height), invariant=1, lang="sv-SE", initialFontName=REGULAR
+    )
+    canvas.setTitle(f"Diplom – {AWARD} {facts.year}")
+    canvas.setViewerPreference("DisplayDocTitle", "true")
     canvas.setAuthor("Stockholms stad")
-    canvas.setSubject(pdf_safe(f"{facts.unit}, {facts.class_name}"))
+    canvas.setSubject(f"{facts.unit}, {facts.class_name}")
     canvas.setCreator("Kvalitetsutmärkelsen")
     blue = colors.HexColor(CITY_BLUE)
     canvas.setStrokeColor(blue)
@@ -105,26 +116,22 @@ def render_diploma_pdf(facts: PrizeFacts) -> bytes:
 
     middle = width / 2
     canvas.setFillColor(blue)
-    canvas.setFont("Helvetica-Bold", 14)
-    canvas.drawCentredString(middle, height - 36 * mm, "STOCKHOLMS STAD")
-    canvas.setFont("Times-Bold", 46)
-    canvas.drawCentredString(middle, height - 62 * mm, "DIPLOM")
+    draw_string(canvas, middle, height - 36 * mm, "STOCKHOLMS STAD", BOLD, 14, "centre")
+    draw_string(canvas, middle, height - 62 * mm, "DIPLOM", BOLD, 46, "centre")
     canvas.setFillColor(colors.black)
-    canvas.setFont("Times-Roman", 19)
-    canvas.drawCentredString(middle, height - 78 * mm, pdf_safe(f"{AWARD} {facts.year}"))
-    canvas.setFont("Times-Italic", 15)
-    canvas.drawCentredString(middle, height - 92 * mm, "tilldelas")
+    draw_string(canvas, middle, height - 78 * mm, f"{AWARD} {facts.year}", REGULAR, 19, "centre")
+    draw_string(canvas, middle, height - 92 * mm, "tilldelas", ITALIC, 15, "centre")
 
     text_width = width - 70 * mm
     top = height - 97 * mm
     story = [
-        (_centred(facts.unit, "Times-Bold", 30, 35), 3 * mm),
-        (_centred(facts.organisation, "Times-Roman", 15, 19), 5 * mm),
-        (_centred(f"i klassen {facts.class_name}", "Times-Roman", 17, 21), 4 * mm),
+        (_centred(facts.unit, BOLD, 30, 35), 3 * mm),
+        (_centred(facts.organisation, REGULAR, 15, 19), 5 * mm),
+        (_centred(f"i klassen {facts.class_name}", REGULAR, 17, 21), 4 * mm),
         (
             _centred(
                 facts.motivation or DEFAULT_MOTIVATION,
-                "Times-Italic",
+                ITALIC,
                 13,
                 17,
             ),
@@ -137,20 +144,16 @@ def render_diploma_pdf(facts: PrizeFacts) -> bytes:
         paragraph.drawOn(canvas, 35 * mm, top)
         top -= gap
 
-    canvas.setFont("Times-Roman", 12.5)
-    canvas.drawString(
-        40 * mm, 40 * mm, pdf_safe(f"Stockholm den {swedish.datum(facts.ceremony_on)}")
-    )
+    when = f"Stockholm den {swedish.datum(facts.ceremony_on)}"
+    draw_string(canvas, 40 * mm, 40 * mm, when, REGULAR, 12.5)
     line_left, line_right = width - 130 * mm, width - 40 * mm
     canvas.setLineWidth(0.6)
     canvas.setStrokeColor(colors.black)
     canvas.line(line_left, 42 * mm, line_right, 42 * mm)
     signer = (line_left + line_right) / 2
     if facts.signatory_name:
-        canvas.setFont("Times-Bold", 12.5)
-        canvas.drawCentredString(signer, 36 * mm, pdf_safe(facts.signatory_name))
-    canvas.setFont("Times-Roman", 11)
-    canvas.drawCentredString(signer, 30.5 * mm, pdf_safe(facts.signatory_title))
+        draw_string(canvas, signer, 36 * mm, facts.signatory_name, BOLD, 12.5, "centre")
+    draw_string(canvas, signer, 30.5 * mm, facts.signatory_title, REGULAR, 11, "centre")
     canvas.showPage()
     canvas.save()
     return buffer.getvalue()
@@ -158,7 +161,7 @@ def render_diploma_pdf(facts: PrizeFacts) -> bytes:
 
 def _centred(text: str, font: str, size: float, leading: float) -> Paragraph:
     style = ParagraphStyle("c", fontName=font, fontSize=size, leading=leading, alignment=TA_CENTER)
-    return Paragraph(escape(pdf_safe(" ".join(text.split()))), style)
+    return Paragraph(paragraph_markup(" ".join(text.split())), style)
 
 
 # --- the prize letter --------------------------------------------------------------------------
@@ -246,6 +249,7 @@ def render_prize_letter_docx(facts: PrizeFacts) -> bytes:
 
 def render_prize_letter_pdf(facts: PrizeFacts) -> bytes:
     """The prize letter as a PDF (A4 portrait), the same words as the DOCX."""
+    register_fonts()
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
         buffer,
@@ -254,26 +258,28 @@ def render_prize_letter_pdf(facts: PrizeFacts) -> bytes:
         rightMargin=25 * mm,
         topMargin=30 * mm,
         bottomMargin=25 * mm,
-        title=pdf_safe(_title(facts)),
+        title=_title(facts),
         author="Stockholms stad",
         subject="Kvalitetsutmärkelsen",
         creator="Kvalitetsutmärkelsen",
         lang="sv-SE",
+        displayDocTitle=1,
         invariant=1,
+        initialFontName=REGULAR,
     )
-    body = ParagraphStyle("body", fontName="Times-Roman", fontSize=12, leading=16, spaceAfter=8)
+    body = ParagraphStyle("body", fontName=REGULAR, fontSize=12, leading=16, spaceAfter=8)
     title = ParagraphStyle(
-        "title", fontName="Helvetica-Bold", fontSize=16, leading=20, spaceBefore=10, spaceAfter=12,
+        "title", fontName=BOLD, fontSize=16, leading=20, spaceBefore=10, spaceAfter=12,
         textColor=colors.HexColor(CITY_BLUE),
     )  # fmt: skip
     heading = ParagraphStyle(
-        "heading", fontName="Helvetica-Bold", fontSize=12.5, leading=16, spaceBefore=8, spaceAfter=6
+        "heading", fontName=BOLD, fontSize=12.5, leading=16, spaceBefore=8, spaceAfter=6
     )
-    label_style = ParagraphStyle("label", parent=body, fontName="Times-Bold")
-    logo = ParagraphStyle("logo", fontName="Helvetica-Bold", fontSize=13, leading=16, spaceAfter=14)
+    label_style = ParagraphStyle("label", parent=body, fontName=BOLD)
+    logo = ParagraphStyle("logo", fontName=BOLD, fontSize=13, leading=16, spaceAfter=14)
 
     def para(text: str, style: ParagraphStyle) -> Paragraph:
-        return Paragraph(escape(pdf_safe(text)).replace("\n", "<br/>"), style)
+        return Paragraph(paragraph_markup(text).replace("\n", "<br/>"), style)
 
     story = [
         para("STOCKHOLMS STAD", logo),
@@ -291,6 +297,7 @@ def render_prize_letter_pdf(facts: PrizeFacts) -> bytes:
     cheque.setStyle(
         TableStyle(
             [
+                TABLE_FONT,
                 ("BOX", (0, 0), (-1, -1), 1.2, colors.HexColor(CITY_BLUE)),
                 ("INNERGRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#999999")),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
