@@ -42,6 +42,7 @@ from workflow.domain.errors import feed_not_found, not_found
 from workflow.domain.rules import BOARD_DECISIONS, is_email
 from workflow.domain.stages import Stage
 from workflow.models import Cycle, Entry, Organisation, Unit
+from workflow.queries.entries import entry_with_context
 
 UID_DOMAIN = "kvalitet.stockholm.se"
 PRODID = "-//Stockholms stad//Kvalitetsutmärkelsen//SV"
@@ -530,13 +531,7 @@ def site_visit_invitation_for(
 ) -> str:
     """The invitation for entry `entry_id`'s site visit on `day`: from the cycle's award office
     to the unit's contact (or `attendee_email`), with the event's recorded SEQUENCE."""
-    row = session.exec(
-        select(Entry, Unit, Organisation, Cycle)
-        .join(Unit, col(Unit.id) == Entry.unit_id)
-        .join(Organisation, col(Organisation.id) == Unit.organisation_id)
-        .join(Cycle, col(Cycle.id) == Entry.cycle_id)
-        .where(Entry.id == entry_id)
-    ).first()
+    row = entry_with_context(session, entry_id)
     if row is None:
         raise not_found("Posten", entry_id)
     entry, unit, organisation, cycle = row

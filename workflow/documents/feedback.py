@@ -24,13 +24,10 @@ from workflow.emails import Attachment
 from workflow.models import (
     AssessmentCriterion,
     Consensus,
-    Cycle,
-    Entry,
     ExaminerAssignment,
-    Organisation,
-    Unit,
     User,
 )
+from workflow.queries.entries import entry_with_context
 
 FEEDBACK_TEMPLATE = "aterkoppling.txt"
 _UNSAFE_IN_FILENAME = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]+')
@@ -49,13 +46,7 @@ def feedback_context(
 ) -> dict[str, Any]:
     """The template's facts for the entry's report; NotFound for an unknown entry, Conflict
     when its consensus is not submitted yet (there is nothing to report)."""
-    row = session.exec(
-        select(Entry, Unit, Organisation, Cycle)
-        .join(Unit, col(Unit.id) == Entry.unit_id)
-        .join(Organisation, col(Organisation.id) == Unit.organisation_id)
-        .join(Cycle, col(Cycle.id) == Entry.cycle_id)
-        .where(Entry.id == entry_id)
-    ).first()
+    row = entry_with_context(session, entry_id)
     if row is None:
         raise refusal(NotFound, "not_found", f"Posten med id {entry_id} finns inte.")
     entry, unit, organisation, cycle = row

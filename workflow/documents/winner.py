@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from workflow.documents import DOCX_CONTENT_TYPE, PDF_CONTENT_TYPE
 from workflow.documents.prize import (
@@ -23,6 +23,7 @@ from workflow.domain.errors import NotFound, Reason, refusal
 from workflow.domain.stages import Stage
 from workflow.emails import Attachment
 from workflow.models import Cycle, Entry, Organisation, Unit
+from workflow.queries.entries import entry_with_context
 from workflow.settings import get_settings
 
 # The documents a winner gets, by the name in their URL, and the formats each comes in.
@@ -34,13 +35,7 @@ _CONTENT_TYPES = {"pdf": PDF_CONTENT_TYPE, "docx": DOCX_CONTENT_TYPE}
 
 
 def entry_rows(session: Session, entry_id: int) -> tuple[Entry, Unit, Organisation, Cycle]:
-    row = session.exec(
-        select(Entry, Unit, Organisation, Cycle)
-        .join(Unit, col(Unit.id) == Entry.unit_id)
-        .join(Organisation, col(Organisation.id) == Unit.organisation_id)
-        .join(Cycle, col(Cycle.id) == Entry.cycle_id)
-        .where(Entry.id == entry_id)
-    ).first()
+    row = entry_with_context(session, entry_id)
     if row is None:
         raise no_documents(entry_id)
     return row

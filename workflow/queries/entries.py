@@ -347,3 +347,18 @@ def entry_history(session: Session, entry_id: int) -> list[dict[str, Any]]:
 
 def count_rows(session: Session, model: type[Any]) -> int:
     return int(session.exec(select(func.count()).select_from(model)).one())
+
+
+def entry_with_context(
+    session: Session, entry_id: int
+) -> tuple[Entry, Unit, Organisation, Cycle] | None:
+    """An entry with its unit, organisation and cycle in one query; None when it does not
+    exist."""
+    row = session.exec(
+        select(Entry, Unit, Organisation, Cycle)
+        .join(Unit, col(Unit.id) == Entry.unit_id)
+        .join(Organisation, col(Organisation.id) == Unit.organisation_id)
+        .join(Cycle, col(Cycle.id) == Entry.cycle_id)
+        .where(Entry.id == entry_id)
+    ).first()
+    return None if row is None else (row[0], row[1], row[2], row[3])
