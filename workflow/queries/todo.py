@@ -8,12 +8,14 @@ the facts that tell which act. An entry's own extended date (`contribution_until
 - coordinator: its organisation's city-run entries waiting for the board decision or the
   minutes extract (the extract deadline);
 - unit contact: its unit's entry without a contribution (the contribution deadline);
-- examiner: its assigned entries with a contribution: book the site visit, record the
-  examination, write the feedback (by the winners' day);
-- jury: each class with entries at feedback, to decide (by the winners' day);
+- examiner: its assigned entries with a contribution: book the site visit, assess, write
+  the consensus (the lead) (by the winners' day);
+- jury: a member of the cycle's jury, each undecided class with entries at feedback: to
+  recommend in (a member who has not yet) or to decide (the chair) (by the winners' day);
 - admin: open entries past a deadline with the fact missing, units no e-mail reaches (no
   contact address and no coordinator), e-mails kept until an address is set (undeliverable),
-  and failed e-mails.
+  failed e-mails; then contributions without a full examiner team (per class), feedback
+  waiting for its release, a jury to seat, decisions ready to announce.
 """
 
 from __future__ import annotations
@@ -27,9 +29,22 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from workflow.domain.access import Actor, Role
+from workflow.domain.examination import DEFAULT_TEAM_SIZE
 from workflow.domain.rules import AWARD_CLASSES
 from workflow.domain.stages import TERMINAL_STAGES, Stage
-from workflow.models import Cycle, Entry, ExaminerAssignment, Organisation, OutboxMessage, Unit
+from workflow.models import (
+    Cycle,
+    Entry,
+    ExaminationSetting,
+    ExaminerAssignment,
+    JuryAnnouncement,
+    JuryDecision,
+    JuryMember,
+    JuryRecommendation,
+    Organisation,
+    OutboxMessage,
+    Unit,
+)
 from workflow.queries.examination import examiner_tasks
 
 LIMIT = 25  # items shown; the count says how many there are
@@ -77,6 +92,8 @@ def todo_for(
     dialect = session.get_bind().dialect.name
     if actor.role == Role.ADMIN:
         items, total = _admin(session, cycle, today, dialect, failed_messages)
+        later = _second_half(session, cycle)
+        items, total = items + later, total + len(later)
         items.sort(key=lambda t: (t.deadline or date.max, t.subject))
         return TodoList(items[:LIMIT], total)
     if actor.role == Role.COORDINATOR:
@@ -86,7 +103,7 @@ def todo_for(
     elif actor.role == Role.EXAMINER:
         items = _examiner(session, actor, cycle, dialect)
     else:
-        items = _jury(session, cycle)
+        items = _jury(session, actor, cycle)
     items.sort(key=lambda t: (t.deadline or date.max, t.subject))
     return TodoList(items[:LIMIT], len(items))
 
@@ -182,20 +199,14 @@ def _examiner(session: Session, actor: Actor, cycle: Cycle, dialect: str) -> lis
         .where(
             col(Entry.cycle_id) == cycle.id,
             col(ExaminerAssignment.user_id) == actor.user_id,
-            col(Entry.stage).in_([Stage.SUBMITTED.value, Stage.EXAMINED.value]),
+            # Once examined, the team is done: the admin releases the feedback.
+            col(Entry.stage) == Stage.SUBMITTED.value,
         )
     ).all()
-    submitted = [r[0] for r in rows if r[1] == Stage.SUBMITTED.value]
-    examination = examiner_tasks(session, actor.user_id, submitted)
+    examination = examiner_tasks(session, actor.user_id, [r[0] for r in rows])
     todos = []
-    for entry_id, stage, has_visit, unit, organisation in rows:
-        if stage == Stage.EXAMINED.value:
-            task, link, button = (
-                "Återkopplingen ska skrivas",
-                f"/entries/{entry_id}#transition-{Stage.FEEDBACK.value}",
-                "Skriv återkoppling",
-            )
-        elif not has_visit:
+    for entry_id, _stage, has_visit, unit, organisation in rows:
+        if not has_visit:
             task, link, button = (
                 "Platsbesöket ska bokas",
                 f"/entries/{entry_id}#site-visit",
@@ -209,23 +220,148 @@ def _examiner(session: Session, actor: Actor, cycle: Cycle, dialect: str) -> lis
     return todos
 
 
-def _jury(session: Session, cycle: Cycle) -> list[Todo]:
+def _jury(session: Session, actor: Actor, cycle: Cycle) -> list[Todo]:
+    """A member of the cycle's jury: each undecided class with entries whose feedback is out,
+    to recommend in (a member who has not) or to decide (the chair)."""
+    seat = session.exec(
+        select(JuryMember.chair).where(
+            JuryMember.cycle_id == cycle.id, JuryMember.user_id == actor.user_id
+        )
+    ).first()
+    if seat is None:
+        return []
+    decided = select(JuryDecision.award_class).where(JuryDecision.cycle_id == cycle.id)
+    recommended = select(JuryRecommendation.award_class).where(
+        JuryRecommendation.cycle_id == cycle.id, JuryRecommendation.user_id == actor.user_id
+    )
+    waiting: ColumnElement[bool] = col(Entry.award_class).not_in(decided)
+    if not seat:
+        waiting = and_(waiting, col(Entry.award_class).not_in(recommended))
     rows = session.exec(
         select(Entry.award_class, func.count())
-        .where(Entry.cycle_id == cycle.id, Entry.stage == Stage.FEEDBACK.value)
+        .where(Entry.cycle_id == cycle.id, Entry.stage == Stage.FEEDBACK.value, waiting)
         .group_by(col(Entry.award_class))
     ).all()
+    task, button = (
+        ("Klassen ska avgöras", "Besluta") if seat else ("Lämna er rekommendation", "Rekommendera")
+    )
     return [
         Todo(
-            "Klassen ska avgöras",
+            task,
             AWARD_CLASSES.get(award_class, award_class).capitalize(),
-            f"{n} {'post' if n == 1 else 'poster'} att besluta om",
+            f"{n} {'post' if n == 1 else 'poster'} i juryns underlag",
             cycle.winners_date,
             f"/cycles/{cycle.year}/jury/{award_class}",
-            "Till juryns underlag",
+            button,
         )
         for award_class, n in rows
     ]
+
+
+def _second_half(session: Session, cycle: Cycle) -> list[Todo]:
+    """The admin's acts of the examination and the jury: examiners to put on contributions,
+    feedback to release, a jury to seat, decisions to announce."""
+    year, winners = cycle.year, cycle.winners_date
+    todos = []
+    setting = session.get(ExaminationSetting, cycle.id)
+    team_size = setting.examiners_per_entry if setting is not None else DEFAULT_TEAM_SIZE
+    assigned = (
+        select(func.count())
+        .select_from(ExaminerAssignment)
+        .where(ExaminerAssignment.entry_id == Entry.id)
+        .scalar_subquery()
+    )
+    short = session.exec(
+        select(Entry.award_class, func.count())
+        .where(
+            Entry.cycle_id == cycle.id,
+            Entry.stage == Stage.SUBMITTED.value,
+            assigned < team_size,
+        )
+        .group_by(col(Entry.award_class))
+    ).all()
+    for award_class, n in short:
+        todos.append(
+            Todo(
+                "Examinatorer ska utses",
+                AWARD_CLASSES.get(award_class, award_class).capitalize(),
+                f"{n} bidrag utan fullt examinatorsteam",
+                None,
+                f"/admin/cycles/{year}/classes/{award_class}/examiners",
+                "Utse examinatorer",
+            )
+        )
+    by_stage = dict(
+        session.exec(
+            select(Entry.stage, func.count())
+            .where(
+                Entry.cycle_id == cycle.id,
+                col(Entry.stage).in_([Stage.EXAMINED.value, Stage.FEEDBACK.value]),
+            )
+            .group_by(col(Entry.stage))
+        ).all()
+    )
+    examined = by_stage.get(Stage.EXAMINED.value, 0)
+    if examined:
+        todos.append(
+            Todo(
+                "Återkopplingen väntar på att släppas",
+                f"{examined} {'post' if examined == 1 else 'poster'}",
+                "konsensus klar",
+                winners,
+                f"/admin/cycles/{year}/feedback",
+                "Släpp återkoppling",
+            )
+        )
+    if not (examined or by_stage.get(Stage.FEEDBACK.value)):
+        return todos
+    seated = session.exec(select(JuryMember.id).where(JuryMember.cycle_id == cycle.id)).first()
+    if seated is None:
+        todos.append(
+            Todo(
+                "Juryn ska tillsättas",
+                f"Omgång {year}",
+                "med ordförande",
+                winners,
+                f"/cycles/{year}/jury",
+                "Tillsätt juryn",
+            )
+        )
+    elif not examined and _ready_to_announce(session, cycle):  # released first
+        todos.append(
+            Todo(
+                "Jurybeslutet ska tillkännages",
+                f"Omgång {year}",
+                "alla klasser avgjorda",
+                winners,
+                f"/cycles/{year}/jury",
+                "Till tillkännagivandet",
+            )
+        )
+    return todos
+
+
+def _ready_to_announce(session: Session, cycle: Cycle) -> bool:
+    """Every class with entries at feedback is decided, and the decisions are not out yet
+    (the caller knows no examined entry waits for its feedback)."""
+    announced = session.exec(
+        select(JuryAnnouncement.announced_at).where(JuryAnnouncement.cycle_id == cycle.id)
+    ).first()
+    if announced is not None:
+        return False
+    waiting = set(
+        session.exec(
+            select(Entry.award_class)
+            .where(Entry.cycle_id == cycle.id, Entry.stage == Stage.FEEDBACK.value)
+            .distinct()
+        ).all()
+    )
+    decided = set(
+        session.exec(
+            select(JuryDecision.award_class).where(JuryDecision.cycle_id == cycle.id)
+        ).all()
+    )
+    return bool(waiting) and waiting <= decided
 
 
 def _admin(
