@@ -1,6 +1,7 @@
 """Next year from this one: a new cycle with this cycle's dates carried to the new year (moved
-off weekends and holidays), its classes and settings; and the units that took part, offered for
-re-registration — never registered by themselves (each needs its organisation's new decision).
+off weekends and holidays), its classes, settings and assessment criteria; and the units that
+took part, offered for re-registration — never registered by themselves (each needs its
+organisation's new decision).
 
 One transaction; refused with every reason, and nothing written, when the copy cannot be made.
 """
@@ -19,8 +20,9 @@ from workflow.domain import rules
 from workflow.domain.access import Actor, Role
 from workflow.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, Reason, refusal
 from workflow.domain.years import WEEKDAYS_SV, CarriedDate, carry_dates
-from workflow.models import Cycle
+from workflow.models import Cycle, ExaminationSetting
 from workflow.queries import registry
+from workflow.services import examination
 from workflow.services._audit import plain, record_audit
 from workflow.services._rows import insert_or_conflict
 from workflow.working_days import is_swedish_working_day
@@ -38,6 +40,7 @@ COPIED_FIELDS = (
     "ceremony_starts_at",
     "ceremony_ends_at",
     "budget_rule",
+    "prize_amount",
 )
 
 
@@ -118,16 +121,14 @@ def copy_cycle(
             contribution_deadline=days["contribution_deadline"],
             extract_deadline=days["extract_deadline"],
             winners_date=days["winners_date"],
-            award_office_email=source.award_office_email,
+            **{name: getattr(source, name) for name in COPIED_FIELDS if name != "classes"},
             classes=list(source.classes),
-            ceremony_starts_at=source.ceremony_starts_at,
-            ceremony_ends_at=source.ceremony_ends_at,
-            budget_rule=source.budget_rule,
         ),
         "cycle_exists",
         taken,
     )
     assert cycle.id is not None
+    criteria = _copy_examination(session, source, to_year, acting, now)
     moved = [_moved(c) for c in carried if c.moved]
     record_audit(
         session,
@@ -142,10 +143,37 @@ def copy_cycle(
                 name: [None, plain(getattr(cycle, name))] for name in (*DATE_FIELDS, *COPIED_FIELDS)
             },
         },
-        note=f"Skapad från omgång {from_year}." + "".join(f" {m.label}: {m.reason}" for m in moved),
+        note=f"Skapad från omgång {from_year}"
+        + (f", med dess {criteria} bedömningsgrunder." if criteria else ".")
+        + "".join(f" {m.label}: {m.reason}" for m in moved),
     )
     offers = registry.offers(session, to_year, took_part_in=from_year)
     return CycleCopy(cycle=cycle, source_year=from_year, moved=moved, offers=offers)
+
+
+def _copy_examination(
+    session: Session, source: Cycle, to_year: int, acting: Actor | None, now: datetime
+) -> int:
+    """The source cycle's criteria, scale and team size for the new cycle (editable there until
+    its first assessment); the number of criteria copied."""
+    rows = examination.criteria_of(session, source.id or 0)
+    if not rows:
+        return 0
+    setting = session.get(ExaminationSetting, source.id)
+    change = examination.CriteriaChange(
+        [(row.name, row.description) for row in rows],
+        **(
+            {}
+            if setting is None
+            else {
+                "score_min": setting.score_min,
+                "score_max": setting.score_max,
+                "examiners_per_entry": setting.examiners_per_entry,
+            }
+        ),
+    )
+    examination.set_criteria(session, year=to_year, change=change, acting=acting, now=now)
+    return len(rows)
 
 
 def _moved(carried: CarriedDate) -> MovedDate:
