@@ -176,6 +176,12 @@ def test_the_second_half_of_the_year_from_team_to_the_winner_s_e_mail(
     page.get_by_role("button", name="Fastställ konsensus").click()
     expect(page.get_by_role("status")).to_contain_text("Konsensus är fastställd")
     expect(page.get_by_text("Examinerad").first).to_be_visible()
+    page.goto(f"{url}/entries/{entry_id}")  # feedback is the office's to release, not hers
+    expect(page.locator("#nasta-steg")).to_contain_text(
+        "Släpp återkopplingen till enheten (utmärkelsens kansli"
+    )
+    page.goto(f"{url}/")
+    expect(page.get_by_role("region", name="Att göra")).not_to_contain_text("Ungdomsjouren")
 
     # 4. The admin releases the class's feedback; the unit's contact finds the report.
     log_in(page, world.server, ADMIN)

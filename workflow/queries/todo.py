@@ -8,8 +8,8 @@ the facts that tell which act. An entry's own extended date (`contribution_until
 - coordinator: its organisation's city-run entries waiting for the board decision or the
   minutes extract (the extract deadline);
 - unit contact: its unit's entry without a contribution (the contribution deadline);
-- examiner: its assigned entries with a contribution: book the site visit, record the
-  examination, write the feedback (by the winners' day);
+- examiner: its assigned entries with a contribution: book the site visit, assess, write
+  the consensus (by the winners' day); once examined, the feedback is the office's to release;
 - jury: each class with entries at feedback, to decide (by the winners' day);
 - admin: open entries past a deadline with the fact missing, units no e-mail reaches (no
   contact address and no coordinator), e-mails kept until an address is set (undeliverable),
@@ -175,27 +175,20 @@ def _no_contribution(dialect: str) -> ColumnElement[bool]:
 def _examiner(session: Session, actor: Actor, cycle: Cycle, dialect: str) -> list[Todo]:
     booked = _has_key(col(Entry.facts), "site_visit", dialect)
     rows = session.execute(
-        sa_select(col(Entry.id), col(Entry.stage), booked, col(Unit.name), col(Organisation.name))
+        sa_select(col(Entry.id), booked, col(Unit.name), col(Organisation.name))
         .join(ExaminerAssignment, col(ExaminerAssignment.entry_id) == Entry.id)
         .join(Unit, col(Unit.id) == Entry.unit_id)
         .join(Organisation, col(Organisation.id) == Unit.organisation_id)
         .where(
             col(Entry.cycle_id) == cycle.id,
             col(ExaminerAssignment.user_id) == actor.user_id,
-            col(Entry.stage).in_([Stage.SUBMITTED.value, Stage.EXAMINED.value]),
+            col(Entry.stage) == Stage.SUBMITTED.value,
         )
     ).all()
-    submitted = [r[0] for r in rows if r[1] == Stage.SUBMITTED.value]
-    examination = examiner_tasks(session, actor.user_id, submitted)
+    examination = examiner_tasks(session, actor.user_id, [r[0] for r in rows])
     todos = []
-    for entry_id, stage, has_visit, unit, organisation in rows:
-        if stage == Stage.EXAMINED.value:
-            task, link, button = (
-                "Återkopplingen ska skrivas",
-                f"/entries/{entry_id}#transition-{Stage.FEEDBACK.value}",
-                "Skriv återkoppling",
-            )
-        elif not has_visit:
+    for entry_id, has_visit, unit, organisation in rows:
+        if not has_visit:
             task, link, button = (
                 "Platsbesöket ska bokas",
                 f"/entries/{entry_id}#site-visit",
