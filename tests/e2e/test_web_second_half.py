@@ -157,7 +157,7 @@ def test_the_second_half_of_the_year_from_team_to_the_winner_s_e_mail(
     ).click()
     expect(page.locator("main")).not_to_contain_text("olle")  # not before hers is in
     expect(page.locator("main")).not_to_contain_text("Tydliga mål")
-    assess(page, axe_source, "5")
+    assess(page, axe_source, "4")
     expect(page.get_by_role("status")).to_contain_text("Bedömningen är inlämnad och låst")
     expect(page.get_by_text("olle – inlämnad")).to_be_visible()
 
@@ -166,7 +166,9 @@ def test_the_second_half_of_the_year_from_team_to_the_winner_s_e_mail(
     page.get_by_role("region", name="Att göra").get_by_role(
         "link", name="Skriv konsensus (Ungdomsjouren)"
     ).click()
-    expect(page.get_by_text("Spridning för Ledarskap: ")).to_contain_text("lägst 3, högst 5")
+    expect(page.get_by_text("Spridning för Ledarskap: ")).to_contain_text(
+        "lägst 3, högst 4, medel 3,5"
+    )
     for score_field in page.get_by_label("Poäng (1–5)").all():
         score_field.select_option("4")
     page.get_by_label("Styrkor").first.fill("Ledningen gör målen kända för alla.")
@@ -206,7 +208,9 @@ def test_the_second_half_of_the_year_from_team_to_the_winner_s_e_mail(
         "link", name="Till juryns underlag (Socialtjänst)"
     ).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Juryn: Socialtjänst {YEAR}")
-    expect(page.get_by_role("region", name="Rangordning")).to_contain_text("Ungdomsjouren")
+    expect(page.get_by_role("region", name="Rangordning")).to_contain_text(
+        "Ungdomsjouren (Socialförvaltningen): 4,0 poäng"
+    )
     no_violations(page, axe_source)
     decision = page.locator("form", has=page.locator("#decision-motivation"))
     decision.get_by_label("Ungdomsjouren").check()
@@ -285,8 +289,12 @@ def test_the_second_half_of_the_year_from_team_to_the_winner_s_e_mail(
     # Now the unit sees the outcome and its documents on the entry's page.
     log_in(page, world.server, CHEFEN)
     page.goto(f"{url}/entries/{entry_id}")
-    expect(page.locator("main")).to_contain_text(MOTIVATION)
     expect(page.get_by_role("link", name="Diplom (PDF)")).to_be_visible()
+    facts = page.locator('section[aria-labelledby="fakta"]')  # in Swedish, and polite
+    expect(facts.locator('dt:text-is("Motivering") + dd')).to_have_text(MOTIVATION)
+    expect(facts.locator('dt:text-is("Jurybeslut") + dd')).to_have_text("Vinnare i sin klass")
+    shown = page.locator("main").inner_text()
+    assert "motivation" not in shown and not re.search(r"\bdu\b", shown), shown
     no_violations(page, axe_source)
 
 
