@@ -173,6 +173,14 @@ def kronor(amount: int) -> str:
     return f"{'-' if amount < 0 else ''}{grouped}\u00a0kronor"
 
 
+def decimaltal(value: float | int | None) -> str:
+    """A score or a mean as Swedish writes it, with a decimal comma: 4.0 → "4,0", 3.5 → "3,5",
+    a whole count as it is (4 → "4"), and none yet as a dash."""
+    if value is None:
+        return "–"
+    return f"{value:.1f}".replace(".", ",") if isinstance(value, float) else str(value)
+
+
 def filesize(size: int) -> str:
     """A file's size as a page shows it: "512 byte", "12 kB", "1,5 MB"."""
     if size < 1024:
@@ -195,4 +203,5 @@ FILTERS: Mapping[str, Callable[..., str]] = {
     "antal": antal,
     "ordningstal": ordningstal,
     "kronor": kronor,
+    "decimaltal": decimaltal,
 }

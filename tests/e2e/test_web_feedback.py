@@ -58,13 +58,23 @@ def test_the_admin_releases_a_ready_class_and_the_entry_links_the_report(
     page.get_by_role("button", name="Släpp återkopplingen").click()
     expect(page.get_by_role("alert")).to_contain_text("Skolan Norr")
     no_violations(page, axe_source)
-    page.get_by_label("Vad släpps").select_option("socialtjanst")
-    page.get_by_role("button", name="Släpp återkopplingen").click()
-    expect(page.get_by_role("status")).to_contain_text("Återkopplingen är släppt")
-    expect(page.locator("#feedback-releases")).to_contain_text("släppt till 1 enhet")
-    page.goto(f"{url}/entries/{ready}")
-    link = page.locator("#aterkopplingsrapport").get_by_role("link", name="PDF")
-    expect(link).to_have_attribute("href", f"/entries/{ready}/feedback-report.pdf")
+    release_class(page, "socialtjanst")
+    report_link(page, url, ready)
     no_violations(page, axe_source)
     pdf = page.request.get(f"{url}/entries/{ready}/feedback-report.pdf")
     assert pdf.status == 200 and pdf.body()[:4] == b"%PDF"
+
+
+def release_class(page: Page, award_class: str) -> None:
+    """On the feedback page: release one class (of one entry) now."""
+    page.get_by_label("Vad släpps").select_option(award_class)
+    page.get_by_role("button", name="Släpp återkopplingen").click()
+    expect(page.get_by_role("status")).to_contain_text("Återkopplingen är släppt")
+    expect(page.locator("#feedback-releases")).to_contain_text("släppt till 1 enhet")
+
+
+def report_link(page: Page, url: str, entry_id: int) -> None:
+    """The entry's page links its feedback report."""
+    page.goto(f"{url}/entries/{entry_id}")
+    link = page.locator("#aterkopplingsrapport").get_by_role("link", name="PDF")
+    expect(link).to_have_attribute("href", f"/entries/{entry_id}/feedback-report.pdf")

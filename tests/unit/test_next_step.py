@@ -52,6 +52,14 @@ def test_a_booked_site_visit_names_its_day_and_decided_entries_have_none() -> No
     assert step(Stage.JURY) is None and step(Stage.WITHDRAWN) is None
 
 
+def test_an_examined_entry_waits_for_the_office_to_release_the_feedback() -> None:
+    """No examiner may move an entry to feedback: the office releases it per class or year."""
+    examined = step(Stage.EXAMINED)
+    assert examined.what == "Släpp återkopplingen till enheten"  # type: ignore[attr-defined]
+    assert examined.who == "utmärkelsens kansli"  # type: ignore[attr-defined]
+    assert examined.due == DATES.winners  # type: ignore[attr-defined]
+
+
 def subject(**changes: object) -> ExtensionSubject:
     values: dict[str, object] = {
         "stage": Stage.NOTIFIED, "privately_run": False, "has_contribution": False,

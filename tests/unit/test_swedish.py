@@ -13,6 +13,7 @@ from workflow.swedish import (
     datum_or_text,
     day_and_month,
     days_from,
+    decimaltal,
     filesize,
     hours_span,
     klass,
@@ -97,6 +98,7 @@ def test_numbers_use_swedish_units_and_a_decimal_comma():
     assert procent(0.9) == "90" and procent(0.875) == "87,5"
     assert varaktighet(7 * 60) == "7 minuter"
     assert paragraf(" 12 ") == "§ 12" and paragraf("§ 7") == "§ 7"
+    assert [decimaltal(v) for v in (4.0, 3.5, 4, None)] == ["4,0", "3,5", "4", "–"]
 
 
 def test_letters_and_documents_share_one_set_of_filters():

@@ -67,8 +67,8 @@ def next_step(
         if booked is not None:
             return NextStep("Registrera examinationen efter platsbesöket", "examinatorn", on=booked)
         return NextStep("Boka platsbesök", "examinatorn")
-    if stage == Stage.EXAMINED:
-        return NextStep("Skriv återkopplingen till enheten", "examinatorn", dates.winners)
+    if stage == Stage.EXAMINED:  # the consensus is the feedback; the office releases it
+        return NextStep("Släpp återkopplingen till enheten", "utmärkelsens kansli", dates.winners)
     return NextStep("Besluta om utfallet i klassen", "domarkommittén", dates.winners)
 
 

@@ -24,6 +24,7 @@ FIELD_LABELS: Mapping[str, str] = {
     "strengths": "Styrkor",
     "development_areas": "Utvecklingsområden",
     "outcome": "Jurybeslut",
+    "motivation": "Motivering",
     "award_class": "Klass",
     "year": "År",
     "kept_for": "Registrerat i förväg för",
@@ -33,7 +34,7 @@ FIELD_LABELS: Mapping[str, str] = {
 # Facts that are not stages, as the entry page heads them.
 FACT_GROUP_LABELS: Mapping[str, str] = {"site_visit": "Platsbesök"}
 FIELD_HINTS: Mapping[str, str] = {"paragraph": "Till exempel § 12."}
-LONG_TEXT_FIELDS = frozenset({"strengths", "development_areas"})
+LONG_TEXT_FIELDS = frozenset({"strengths", "development_areas", "motivation"})
 CHOICE_LABELS: Mapping[str, Mapping[str, str]] = {
     "decision": BOARD_DECISIONS,
     "outcome": JURY_OUTCOMES,
