@@ -205,7 +205,7 @@ def test_the_second_half_of_the_year_from_team_to_the_winner_s_e_mail(
     # 5. The chair decides from the class's page; nothing of it shows before the announcement.
     log_in(page, world.server, ANNA)
     page.get_by_role("region", name="Att göra").get_by_role(
-        "link", name="Till juryns underlag (Socialtjänst)"
+        "link", name="Besluta (Socialtjänst)"
     ).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Juryn: Socialtjänst {YEAR}")
     expect(page.get_by_role("region", name="Rangordning")).to_contain_text(
