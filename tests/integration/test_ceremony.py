@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -378,6 +378,30 @@ def test_a_moved_ceremony_reaches_everyone_invited_once_with_the_new_time(engine
         ).all()
     assert audit.actor == "kansliet"
     assert audit.changes["winners_date"] == ["2024-11-26", "2024-11-28"]
+
+    # New hours on the same day: everyone invited is told again, the start moved, the length
+    # kept; the letter names the hours it replaces.
+    with transaction(engine) as session:
+        registry.update_cycle(
+            session, year=2024, now=LATER, acting=ADMIN, ceremony_starts_at=time(16, 0)
+        )
+    with transaction(engine) as session:
+        latest = session.exec(
+            select(OutboxMessage)
+            .where(OutboxMessage.status == "queued", OutboxMessage.kind == "ceremony_moved")
+            .order_by(col(OutboxMessage.id).desc())
+        ).first()
+        cycle = session.exec(select(Cycle).where(Cycle.year == 2024)).one()
+    assert (cycle.ceremony_starts_at, cycle.ceremony_ends_at) == (time(16, 0), time(18, 0))
+    assert latest is not None and latest.recipient == sent_to
+    assert (latest.payload["starts_at"], latest.payload["ends_at"]) == ("16:00", "18:00")
+    assert latest.payload["previous_starts_at"] == "15:00"
+    [event] = Calendar.from_ical(latest.payload["invitation_ics"]).walk("VEVENT")
+    assert event.decoded("DTSTART").hour == 16
+    with pytest.raises(InvalidInput) as wrong, transaction(engine) as session:
+        registry.update_cycle(session, year=2024, now=LATER, acting=ADMIN,
+                              ceremony_ends_at=time(15, 0))  # fmt: skip
+    assert wrong.value.reasons[0].code == "ceremony_hours"
 
 
 def test_only_the_admin_invites_and_not_to_an_empty_or_unknown_cycle(engine: Engine) -> None:

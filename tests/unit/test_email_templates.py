@@ -145,7 +145,8 @@ def variants(kind: str, stage: str) -> Iterator[dict[str, Any]]:
         ceremony = {"ceremony_on": CYCLE["winners_date"], "starts_at": "15:00",
                     "ends_at": "17:00", "place": place}  # fmt: skip
         if kind == "ceremony_moved":
-            ceremony["previous_on"] = "2025-12-08"
+            ceremony.update(previous_on="2025-12-08", previous_starts_at="14:00",
+                            previous_ends_at="16:00")  # fmt: skip
         yield {**ceremony, "units": ["Ungdomsjouren"], "coordinator_of": []}
         yield {**ceremony, "units": ["Ungdomsjouren", "Fältgruppen", "Mottagningen"],
                "coordinator_of": ["Socialförvaltningen"]}  # fmt: skip
@@ -238,7 +239,7 @@ def test_every_letter_reads_as_the_city_writes(
         flat = " ".join(text.split())
         assert "den 15 december 2025 kl. 15.00–17.00" in flat, flat
         if kind == "ceremony_moved":
-            assert "i stället för den 8 december 2025" in flat, flat
+            assert "i stället för den 8 december 2025 kl. 14.00–16.00 som" in flat, flat
         assert "Stadshuset" in subject + flat and "Sidan för deltagandet" not in text
         assert all(unit in flat for unit in context["units"])
     else:  # the way in, from every letter about an entry

@@ -129,9 +129,11 @@ def _ceremony(payload: Mapping[str, Any], today: date | None) -> dict[str, Any]:
 
 @_email("ceremony_moved")
 def _ceremony_moved(payload: Mapping[str, Any], today: date | None) -> dict[str, Any]:
+    previous = (payload.get("previous_starts_at"), payload.get("previous_ends_at"))
     return {
         **_ceremony(payload, today),
         "previous_on": date.fromisoformat(str(payload["previous_on"])),
+        "previous_hours": swedish.hours_span(*previous) if all(previous) else "",
     }
 
 

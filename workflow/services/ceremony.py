@@ -14,7 +14,7 @@ The documents themselves are made in `workflow.documents.winner`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import update
@@ -245,9 +245,15 @@ _UNSENT = ("queued", "held", "undeliverable")
 
 
 def reissue_moved_ceremony(
-    session: Session, cycle: Cycle, *, previous_on: date, actor: str, now: datetime
+    session: Session,
+    cycle: Cycle,
+    *,
+    previous_on: date,
+    previous_hours: tuple[time, time],
+    actor: str,
+    now: datetime,
 ) -> list[str]:
-    """After the ceremony's day moved, give everyone invited so far the new time.
+    """After the ceremony moved (its day or hours), give everyone invited so far the new time.
 
     Per address: an invitation not yet sent (and not claimed by a relay) is cancelled, so the
     old day never leaves; an address that has (or is being sent) an invitation gets
@@ -288,17 +294,32 @@ def reissue_moved_ceremony(
         )
         key = f"{prefix}{address}/{ceremony.sequence}"
         kind = CEREMONY_MOVED if address in told else CEREMONY_INVITATION
-        extra = {"previous_on": previous_on.isoformat()} if address in told else {}
+        extra = (
+            {
+                "previous_on": previous_on.isoformat(),
+                "previous_starts_at": previous_hours[0].isoformat(timespec="minutes"),
+                "previous_ends_at": previous_hours[1].isoformat(timespec="minutes"),
+            }
+            if address in told
+            else {}
+        )
         new_rows.append(_invitation_row(key, kind, invitee, cycle, ceremony, now, **extra))
     queued = _queue_once(session, new_rows)
     record_audit(
         session, subject="cycle", subject_id=cycle.id or 0, action="ceremony_moved",
-        actor=actor, at=now, changes={"winners_date": [previous_on.isoformat(),
-                                                         cycle.winners_date.isoformat()]},
+        actor=actor, at=now, changes={
+            "winners_date": [previous_on.isoformat(), cycle.winners_date.isoformat()],
+            "ceremony_hours": [_hours(previous_hours), _hours(ceremony_span(
+                cycle.ceremony_starts_at, cycle.ceremony_ends_at))],
+        },
         note=f"Ny tid för ceremonin köad till {len(queued)} adresser; "
         f"{len(withdrawn)} osända inbjudningar stoppade.",
     )  # fmt: skip
     return queued
+
+
+def _hours(span: tuple[time, time]) -> str:
+    return f"{span[0]:%H:%M}–{span[1]:%H:%M}"
 
 
 def _told(row: OutboxMessage) -> bool:

@@ -164,8 +164,9 @@ def update_cycle_deadlines(
     feeds.record_cycle_events(session, cycle, now=now)
     if winners != previous_on:
         ceremony.reissue_moved_ceremony(
-            session, cycle, previous_on=previous_on, actor=OPERATOR, now=now
-        )
+            session, cycle, previous_on=previous_on, actor=OPERATOR, now=now,
+            previous_hours=ceremony_span(cycle.ceremony_starts_at, cycle.ceremony_ends_at),
+        )  # fmt: skip
     return cycle
 
 
@@ -394,10 +395,14 @@ def update_cycle(
     award_office_email: str | None = None,
     budget_rule: str | None = None,
     prize_amount: int | None = None,
+    ceremony_starts_at: time | None = None,
+    ceremony_ends_at: time | None = None,
     note: str | None = None,
 ) -> Cycle:
     """Change a cycle's dates and settings (None: unchanged); moved dates re-plan the pending
-    reminders of its open entries at once, as `update_cycle_deadlines` does."""
+    reminders of its open entries at once, as `update_cycle_deadlines` does. A new start of the
+    ceremony without an end keeps its length. A moved ceremony (day or hours) reaches everyone
+    invited to it (`ceremony.reissue_moved_ceremony`)."""
     _require_admin(acting, "Bara utmärkelsens kansli ändrar omgångar.")
     cycle = session.exec(select(Cycle).where(Cycle.year == year).with_for_update()).first()
     if cycle is None:
@@ -417,6 +422,7 @@ def update_cycle(
     wrong_rule = rules.budget_rule_reason(rule)
     if wrong_rule is not None:
         reasons.append(wrong_rule)
+    hours = _ceremony_hours(cycle, ceremony_starts_at, ceremony_ends_at, reasons)
     after: dict[str, object] = {
         "contribution_deadline": contribution,
         "extract_deadline": extract,
@@ -424,6 +430,8 @@ def update_cycle(
         "award_office_email": address,
         "budget_rule": rule,
         "prize_amount": prize,
+        "ceremony_starts_at": hours[0],
+        "ceremony_ends_at": hours[1],
     }
     if classes is not None:
         if not classes:
@@ -445,11 +453,35 @@ def update_cycle(
         session, subject="cycle", subject_id=cycle.id or 0, action="corrected",
         actor=_actor_name(acting), at=now, changes=changes, note=note or None,
     )  # fmt: skip
-    if "winners_date" in changes:  # the ceremony's day: who was invited hears of the move
+    if changes.keys() & {"winners_date", "ceremony_starts_at", "ceremony_ends_at"}:
+        # The ceremony moved: whoever was invited hears of it.
         ceremony.reissue_moved_ceremony(
-            session, cycle, previous_on=before["winners_date"], actor=_actor_name(acting), now=now
-        )
+            session, cycle, previous_on=before["winners_date"],
+            previous_hours=ceremony_span(before["ceremony_starts_at"], before["ceremony_ends_at"]),
+            actor=_actor_name(acting), now=now,
+        )  # fmt: skip
     return cycle
+
+
+def _ceremony_hours(
+    cycle: Cycle, starts_at: time | None, ends_at: time | None, reasons: list[Reason]
+) -> tuple[time | None, time | None]:
+    """The ceremony's hours after a change (unchanged when neither is given)."""
+    if starts_at is None and ends_at is None:
+        return cycle.ceremony_starts_at, cycle.ceremony_ends_at
+    current = ceremony_span(cycle.ceremony_starts_at, cycle.ceremony_ends_at)
+    start = starts_at or current[0]
+    if ends_at is None and starts_at is not None:  # moved: the same length, from the new start
+        day = date(2000, 1, 1)
+        length = datetime.combine(day, current[1]) - datetime.combine(day, current[0])
+        latest = datetime.combine(day, time(23, 59))
+        end = min(datetime.combine(day, start) + length, latest).time()
+    else:
+        end = ends_at or current[1]
+    wrong = hours_reason("ceremony_hours", (start, end))
+    if wrong is not None:
+        reasons.append(wrong)
+    return start, end
 
 
 def update_organisation(

@@ -111,9 +111,20 @@ def cycle_update(
     prize_amount: Annotated[
         int | None, typer.Option(help="Prischecken till varje vinnare, i hela kronor.")
     ] = None,
+    ceremony_starts_at: Annotated[
+        str | None,
+        typer.Option("--ceremony-starts-at", help="Prisutdelningen börjar (TT:MM)."),
+    ] = None,
+    ceremony_ends_at: Annotated[
+        str | None,
+        typer.Option("--ceremony-ends-at", help="Prisutdelningen slutar (TT:MM)."),
+    ] = None,
     note: Annotated[str | None, typer.Option(help="Varför (till granskningsloggen).")] = None,
 ) -> None:
-    """Ändra en omgångs datum och inställningar; väntande påminnelser planeras om."""
+    """Ändra en omgångs datum och inställningar; väntande påminnelser planeras om, och flyttas
+    prisutdelningen får alla som redan är inbjudna den nya tiden."""
+    starts_at = parse_optional_time(ceremony_starts_at, "--ceremony-starts-at")
+    ends_at = parse_optional_time(ceremony_ends_at, "--ceremony-ends-at")
     contribution = parse_optional_date(contribution_deadline, "--contribution-deadline")
     extract = parse_optional_date(extract_deadline, "--extract-deadline")
     winners = parse_optional_date(winners_date, "--winners-date")
@@ -129,6 +140,8 @@ def cycle_update(
             award_office_email=award_office,
             budget_rule=budget_rule,
             prize_amount=prize_amount,
+            ceremony_starts_at=starts_at,
+            ceremony_ends_at=ends_at,
             note=note,
         )
     )
@@ -140,6 +153,9 @@ def cycle_update(
         f"Klasser: {', '.join(cycle.classes)}. {BUDGET_RULES[cycle.budget_rule]}. "
         f"Adress: {cycle.award_office_email}. Prischeck: {swedish.kronor(cycle.prize_amount)}."
     )
+    start, end = ceremony_span(cycle.ceremony_starts_at, cycle.ceremony_ends_at)
+    hours = swedish.hours_span(f"{start:%H:%M}", f"{end:%H:%M}")
+    typer.echo(f"Prisutdelningen: {swedish.datum(cycle.winners_date)} {hours}.")
 
 
 def cycle_list(as_json: JsonFlag = False) -> None:

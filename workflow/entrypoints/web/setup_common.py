@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, time
 from typing import Any
 
 from fastapi import Request
@@ -94,6 +94,17 @@ def form_date(value: str, name: str, label: str, reasons: list[Reason]) -> date 
     if day is None:
         reasons.append(Reason(f"invalid_date:{name}", f"{label}: ange datumet som ÅÅÅÅ-MM-DD."))
     return day
+
+
+def form_time(value: str, name: str, label: str, reasons: list[Reason]) -> time | None:
+    """A clock time as 15:00 or 15.00 (Swedish style); None when empty."""
+    if not value:
+        return None
+    try:
+        return time.fromisoformat(value.strip().replace(".", ":"))
+    except ValueError:
+        reasons.append(Reason(f"invalid_time:{name}", f"{label}: ange tiden som TT:MM."))
+        return None
 
 
 def form_int(value: str, name: str, label: str, reasons: list[Reason]) -> int | None:

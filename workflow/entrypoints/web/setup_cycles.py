@@ -4,6 +4,7 @@ budget rule. Each form is one use case; a refusal is the page again, reasons bes
 
 from __future__ import annotations
 
+from datetime import time
 from typing import Any
 
 from fastapi import APIRouter, Path, Request
@@ -13,6 +14,7 @@ from starlette.datastructures import FormData
 
 from workflow import db
 from workflow.domain import rules
+from workflow.domain.calendar import ceremony_span
 from workflow.domain.errors import Conflict, InvalidInput, NotFound, Reason, refusal
 from workflow.entrypoints.http.deps import now
 from workflow.entrypoints.web.session import FormDep, check_csrf
@@ -23,6 +25,7 @@ from workflow.entrypoints.web.setup_common import (
     audit_events,
     field_named_in,
     form_date,
+    form_time,
     form_values,
     own_code_field,
     place_reasons,
@@ -41,6 +44,8 @@ DATE_LABELS = {
     "extract_deadline": "Sista dag för protokollsutdrag",
     "winners_date": "Vinnarna utses",
 }
+TIMES = ("ceremony_starts_at", "ceremony_ends_at")
+TIME_LABELS = {"ceremony_starts_at": "Ceremonin börjar", "ceremony_ends_at": "Ceremonin slutar"}
 _DATE_FIELD = field_named_in(*DATES)
 WHERE: dict[str, str | FieldOf] = {
     "date_outside_year": _DATE_FIELD,
@@ -56,6 +61,8 @@ WHERE: dict[str, str | FieldOf] = {
     "invalid_prize_amount": "prize_amount",
     "note_too_long": "note",
     **{f"invalid_date:{name}": own_code_field for name in DATES},
+    **{f"invalid_time:{name}": own_code_field for name in TIMES},
+    "ceremony_hours": "ceremony_ends_at",
     "invalid_number:year": own_code_field,
 }
 Year = Path(ge=rules.EARLIEST_YEAR, le=rules.LATEST_YEAR)
@@ -66,6 +73,7 @@ def _choices() -> dict[str, Any]:
         "class_choices": list(rules.AWARD_CLASSES.items()),
         "budget_rules": list(rules.BUDGET_RULES.items()),
         "date_labels": DATE_LABELS,
+        "time_labels": TIME_LABELS,
     }
 
 
@@ -87,7 +95,7 @@ def cycles_page(request: Request) -> Response:
 @router.post("/admin/cycles", response_class=HTMLResponse)
 def create_cycle(request: Request, form: FormDep) -> Response:
     values: dict[str, Any] = form_values(
-        form, ("year", *DATES, "award_office_email", "budget_rule", "prize_amount")
+        form, ("year", *DATES, *TIMES, "award_office_email", "budget_rule", "prize_amount")
     )
     values["classes"] = _classes(form)
     with db.transaction() as session:
@@ -104,6 +112,7 @@ def create_cycle(request: Request, form: FormDep) -> Response:
                 if not values[name]:
                     reasons.append(Reason(f"invalid_date:{name}", f"{DATE_LABELS[name]} saknas."))
             prize = _form_amount(values["prize_amount"], reasons)
+            hours = _form_times(values, reasons)
             raise_if(reasons)
             cycle = registry.create_cycle(
                 session,
@@ -115,6 +124,8 @@ def create_cycle(request: Request, form: FormDep) -> Response:
                 classes=values["classes"] or None,
                 budget_rule=values["budget_rule"] or rules.DEFAULT_BUDGET_RULE,
                 prize_amount=rules.DEFAULT_PRIZE_AMOUNT if prize is None else prize,
+                ceremony_starts_at=hours["ceremony_starts_at"],
+                ceremony_ends_at=hours["ceremony_ends_at"],
                 created=registry.Created(user.actor.name, now()),
             )
             created_year = cycle.year
@@ -155,9 +166,15 @@ def _cycle(session: Any, year: int) -> Cycle:
     return cycle  # type: ignore[no-any-return]
 
 
+def _form_times(values: dict[str, Any], reasons: list[Reason]) -> dict[str, time | None]:
+    return {n: form_time(values[n], n, TIME_LABELS[n], reasons) for n in TIMES}
+
+
 def _values_of(cycle: Cycle) -> dict[str, Any]:
+    hours = ceremony_span(cycle.ceremony_starts_at, cycle.ceremony_ends_at)
     return {
         **{name: getattr(cycle, name).isoformat() for name in DATES},
+        **{name: f"{at:%H:%M}" for name, at in zip(TIMES, hours, strict=True)},
         "award_office_email": cycle.award_office_email,
         "budget_rule": cycle.budget_rule,
         "prize_amount": _amount_text(cycle.prize_amount),
@@ -189,7 +206,7 @@ def cycle_page(request: Request, year: int = Year) -> Response:
 @router.post("/admin/cycles/{year}", response_class=HTMLResponse)
 def update_cycle(request: Request, form: FormDep, year: int = Year) -> Response:
     values: dict[str, Any] = form_values(
-        form, (*DATES, "award_office_email", "budget_rule", "prize_amount", "note")
+        form, (*DATES, *TIMES, "award_office_email", "budget_rule", "prize_amount", "note")
     )
     values["classes"] = _classes(form)
     with db.transaction() as session:
@@ -201,6 +218,7 @@ def update_cycle(request: Request, form: FormDep, year: int = Year) -> Response:
             reasons: list[Reason] = []
             days = {n: form_date(values[n], n, DATE_LABELS[n], reasons) for n in DATES}
             prize = _form_amount(values["prize_amount"], reasons)
+            hours = _form_times(values, reasons)
             raise_if(reasons)
             registry.update_cycle(
                 session,
@@ -212,7 +230,11 @@ def update_cycle(request: Request, form: FormDep, year: int = Year) -> Response:
                 budget_rule=values["budget_rule"] or None,
                 prize_amount=prize,
                 note=values["note"] or None,
-                **days,
+                contribution_deadline=days["contribution_deadline"],
+                extract_deadline=days["extract_deadline"],
+                winners_date=days["winners_date"],
+                ceremony_starts_at=hours["ceremony_starts_at"],
+                ceremony_ends_at=hours["ceremony_ends_at"],
             )
     except InvalidInput as error:
         with db.transaction() as session:
