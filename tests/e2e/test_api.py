@@ -475,6 +475,8 @@ def test_an_entry_walks_through_every_stage_by_its_roles(world_factory: Any) -> 
     assert all(m["subject"].strip() and m["status"] == "queued" for m in messages)
     assert all(re.fullmatch(r"<[^<>@\s]+@[^<>@\s]+>", m["message_id"]) for m in messages)
     assert len({m["message_id"] for m in messages}) == len(messages)
+    # The Message-ID's own name; `message_id` (the path's row id elsewhere) stays one release.
+    assert all(m["internet_message_id"] == m["message_id"] for m in messages)
     sent_to = {m["kind"]: m["to"] for m in messages}
     assert sent_to["extract_to_award_office"] == AWARD_OFFICE
     assert sent_to["board_decision_recorded"] == COORDINATOR_EMAIL

@@ -256,6 +256,18 @@ def test_bad_user_input_is_refused_and_nothing_is_made(register: Register):
     assert ok(register.admin.get(f"{API}/cycles"))  # the admin still works
 
 
+def test_json_types_are_taken_strictly(register: Register):
+    """A JSON `true` is no organisation id (it was read as 1: a coordinator of organisation 1)
+    and "3" no number; nothing is made. 3.0 is the integer JSON Schema says it is."""
+    organisation = register.organisation_id
+    for wrong in (True, str(organisation)):
+        body = {"name": "strikt", "role": "coordinator", "organisation_id": wrong}
+        refused(register.admin.post(f"{API}/users", json=body), 422, "invalid_field")
+    body = {"name": "strikt", "role": "coordinator", "organisation_id": float(organisation)}
+    made = ok(register.admin.post(f"{API}/users", json=body), 201)  # not "user_exists"
+    assert made["organisation_id"] == organisation
+
+
 def test_registration_refuses_an_unbalanced_budget_when_the_cycle_says_so(register: Register):
     """The cycle's budget rule: "to_take_part" refuses at registration, "to_win" does not."""
     unit = ok(register.admin.post(f"{API}/units", json={

@@ -259,8 +259,12 @@ def test_webhooks_are_registered_over_http_by_admins_only(sqlite_server: Any) ->
     nul_secret = admin.post("/api/v1/webhooks", json={"url": "https://x.se", "secret": "a\x00" * 9})
     assert nul_secret.status_code == 422
     assert len(admin.get("/api/v1/webhooks").json()) == 1
-    # A deleted webhook no longer counts: its address may be registered again.
+    # A deleted webhook no longer counts: its address may be registered again, and its
+    # delivery log is gone with it (404, as for a webhook that never was).
+    assert admin.get(f"/api/v1/webhooks/{created.json()['id']}/deliveries").status_code == 200
     assert admin.delete(f"/api/v1/webhooks/{created.json()['id']}").status_code == 204
+    gone = admin.get(f"/api/v1/webhooks/{created.json()['id']}/deliveries")
+    assert gone.status_code == 404 and gone.json()["reasons"][0]["code"] == "not_found"
     renewed = admin.post(
         "/api/v1/webhooks", json={"url": "https://diarium.stockholm.se/in", "secret": SECRET}
     )

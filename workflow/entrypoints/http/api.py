@@ -153,7 +153,7 @@ def list_entries(
     request: Request,
     response: Response,
     year: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
-    stage: Annotated[str | None, Query(max_length=50)] = None,
+    stage: Annotated[schemas.StageName | None, Query()] = None,
     organisation_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: paging.Limit = 100,
     after_id: paging.AfterId = None,
@@ -386,7 +386,7 @@ def list_outbox(
     request: Request,
     response: Response,
     entry_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    status: Annotated[str | None, Query(max_length=20)] = None,
+    status: Annotated[schemas.OutboxStatus | None, Query()] = None,
     limit: paging.Limit = 100,
     after_id: paging.AfterId = None,
 ) -> list[dict[str, Any]]:
@@ -418,4 +418,4 @@ def retry_outbox(message_id: int, token: TokenDep) -> JSONResponse:
             raise not_found("Meddelandet", message_id)
         message = services.retry_message(session, message_id, now=now())
         views = outbox.outbox_views(session, message_ids=[message.id or 0], with_subject=True)
-        return JSONResponse(content=views[0])
+        return JSONResponse(content={**views[0], "internet_message_id": views[0]["message_id"]})

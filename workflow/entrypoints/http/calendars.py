@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from workflow import exports, feeds, services
 from workflow.domain.access import Role, may_manage_feed
@@ -20,7 +20,7 @@ from workflow.domain.errors import Forbidden, NotFound, feed_not_found, refusal
 from workflow.domain.rules import EARLIEST_YEAR, LATEST_YEAR
 from workflow.entrypoints.http.caching import not_modified, validators
 from workflow.entrypoints.http.deps import ActorDep, SessionDep, now, require, visible_entry
-from workflow.entrypoints.http.schemas import MAX_ID
+from workflow.entrypoints.http.schemas import MAX_ID, Id, Strict
 from workflow.models import FeedToken
 from workflow.queries import registry
 
@@ -31,10 +31,8 @@ CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 ExportYear = Annotated[int, Query(ge=EARLIEST_YEAR, le=LATEST_YEAR)]
 
 
-class FeedTokenCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    organisation_id: int | None = Field(
+class FeedTokenCreate(Strict):
+    organisation_id: Id | None = Field(
         default=None, description="The organisation's feed; null for the whole city's."
     )
 
@@ -67,7 +65,7 @@ def calendar_feed(
     request: Request,
     session: SessionDep,
     token: Annotated[str, Query(description="The feed token from the subscription URL.")] = "",
-    organisation_id: Annotated[int | None, Query()] = None,
+    organisation_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> Response:
     """The calendar of every cycle's dates, with the board meetings and site visits of one
     organisation's entries (or of all, with a whole-city token); no login, the token decides.

@@ -21,7 +21,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
@@ -32,7 +31,7 @@ from workflow.domain import examination as rules
 from workflow.domain.access import Actor
 from workflow.entrypoints.http.deps import TokenDep, authorised, entry_scope, now
 from workflow.entrypoints.http.problems import documented
-from workflow.entrypoints.http.schemas import Id, Note, Strict
+from workflow.entrypoints.http.schemas import AwardClass, AwardDate, Id, Note, Strict
 from workflow.models import Assessment
 from workflow.services import assessments, consensus, examination
 
@@ -82,7 +81,7 @@ class AssessmentIn(Strict):
     criteria: dict[Annotated[str, Field(max_length=12)], ScoreIn] = Field(
         default_factory=dict, max_length=rules.MAX_CRITERIA
     )
-    site_visit_on: date | None = None
+    site_visit_on: AwardDate | None = None
     interviews: InterviewsIn = Field(default_factory=InterviewsIn)
 
 
@@ -161,7 +160,7 @@ def put_team(entry_id: EntryInPath, body: TeamIn, token: TokenDep) -> dict[str, 
 @router.post("/cycles/{year}/classes/{award_class}/examiners")
 def assign_class(
     year: YearInPath,
-    award_class: Annotated[str, Path(max_length=50)],
+    award_class: Annotated[AwardClass, Path()],
     body: PoolIn,
     token: TokenDep,
 ) -> dict[str, Any]:

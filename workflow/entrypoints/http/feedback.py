@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
@@ -24,7 +23,7 @@ from workflow.documents import FORMATS
 from workflow.entrypoints.http.deps import TokenDep, authorised, now
 from workflow.entrypoints.http.problems import documented
 from workflow.entrypoints.http.reports import download_response
-from workflow.entrypoints.http.schemas import Strict
+from workflow.entrypoints.http.schemas import AwardClass, JsonDateTime, Strict
 from workflow.models import Cycle, FeedbackRelease
 from workflow.services import feedback_release
 from workflow.services.examination import cycle_of_year
@@ -37,8 +36,8 @@ EntryInPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 class ReleaseIn(Strict):
-    award_class: str | None = None
-    at: datetime | None = None
+    award_class: AwardClass | None = None
+    at: JsonDateTime | None = None
 
 
 def release_view(release: FeedbackRelease, year: int) -> dict[str, Any]:

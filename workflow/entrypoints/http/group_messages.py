@@ -3,38 +3,74 @@ and the list of group messages queued."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
-from workflow.domain.group_messages import MAX_SUBJECT, MAX_TEXT, PLACEHOLDERS
+from workflow.domain.group_messages import MAX_SUBJECT, MAX_TEXT, PLACEHOLDERS, Audience
 from workflow.entrypoints.http.deps import TokenDep, authorised, now
 from workflow.entrypoints.http.problems import documented
-from workflow.entrypoints.http.schemas import MAX_ID, Strict, Year
+from workflow.entrypoints.http.schemas import (
+    MAX_ID,
+    AwardClass,
+    JsonDateTime,
+    StageName,
+    Strict,
+    Year,
+    listed,
+)
 from workflow.services import group_messages as service
 
 router = APIRouter(prefix="/api/v1", responses=documented(400, 401, 403, 409, 422))
 
 _PLACEHOLDER_HELP = "; ".join(f"{{{name}}}: {words}" for name, words in PLACEHOLDERS.items())
+# `message_reasons` in the schema: the characters each may not hold (as the domain lists them),
+# more than spaces, and no placeholder but the known ones ("{" alone is only a brace).
+_NOT_IN_SUBJECT = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_NOT_IN_TEXT = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+
+
+def _words_pattern(unsafe: str) -> str:
+    known = "|".join(re.escape(name) for name in PLACEHOLDERS)
+    return (
+        f"^(?=[^{unsafe}]*[^\\s{unsafe}])"
+        f"(?:[^{{{unsafe}]|\\{{(?:{known})\\}}|\\{{(?![^{{}}\\n]{{0,40}}\\}}))*$"
+    )
+
+
+Subject = Annotated[
+    str,
+    Field(max_length=MAX_SUBJECT + 1),
+    WithJsonSchema(
+        {"type": "string", "maxLength": MAX_SUBJECT, "pattern": _words_pattern(_NOT_IN_SUBJECT)}
+    ),
+]
+Text = Annotated[
+    str,
+    Field(max_length=MAX_TEXT + 1),
+    WithJsonSchema(
+        {"type": "string", "maxLength": MAX_TEXT, "pattern": _words_pattern(_NOT_IN_TEXT)}
+    ),
+]
 
 
 class GroupMessageRequest(Strict):
     """A message to every unit and/or coordinator the filter chooses (entries of one year)."""
 
     year: Year
-    to: str = Field(default="units", description="units, coordinators or both", max_length=20)
-    award_class: str | None = Field(default=None, max_length=60)
-    stage: str | None = Field(default=None, max_length=40)
+    to: Annotated[str, Field(max_length=20), listed(Audience)] = Field(
+        default="units", description="units, coordinators or both"
+    )
+    award_class: AwardClass | None = None
+    stage: StageName | None = None
     organisation_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     not_submitted: bool = False
     extract_missing: bool = False
-    subject: str = Field(max_length=MAX_SUBJECT + 1)
-    text: str = Field(
-        max_length=MAX_TEXT + 1, description=f"Plain text. Placeholders: {_PLACEHOLDER_HELP}"
-    )
-    send_at: datetime | None = Field(
+    subject: Subject
+    text: Text = Field(description=f"Plain text. Placeholders: {_PLACEHOLDER_HELP}")
+    send_at: JsonDateTime | None = Field(
         default=None, description="When to send (ISO 8601 with offset); none: at once."
     )
 

@@ -21,7 +21,7 @@ ever read these routes; a jury user of another cycle gets 404, every other role 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
@@ -36,7 +36,7 @@ from workflow.domain.calendar import STOCKHOLM
 from workflow.entrypoints.http.deps import TokenDep, authorised, now
 from workflow.entrypoints.http.problems import documented
 from workflow.entrypoints.http.reports import download_response
-from workflow.entrypoints.http.schemas import Id, Strict
+from workflow.entrypoints.http.schemas import AwardClass, Id, JsonDateTime, Strict
 from workflow.services import jury
 from workflow.services.examination import cycle_of_year
 
@@ -44,7 +44,7 @@ router = APIRouter(
     prefix="/api/v1", tags=["jury"], responses=documented(400, 401, 403, 404, 409, 422)
 )
 YearInPath = Annotated[int, Path(ge=1, le=9999)]
-ClassInPath = Annotated[str, Path(max_length=50)]
+ClassInPath = Annotated[AwardClass, Path()]
 Motivation = Annotated[str, Field(max_length=rules.MAX_MOTIVATION)]
 
 
@@ -59,7 +59,7 @@ class ChoiceIn(Strict):
 
 
 class AnnouncementIn(Strict):
-    at: datetime | None = None
+    at: JsonDateTime | None = None
 
 
 def committee_view(session: Session, year: int, acting: Actor | None) -> dict[str, Any]:

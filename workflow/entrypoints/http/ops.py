@@ -15,6 +15,7 @@ from workflow import db, outbox
 from workflow.domain.access import Role
 from workflow.domain.errors import Forbidden, refusal
 from workflow.entrypoints.http.deps import ActorDep, now
+from workflow.entrypoints.http.problems import documented
 from workflow.metrics import WorkflowCollector
 from workflow.models import HealthProbe
 
@@ -58,7 +59,14 @@ def _prove_writable() -> None:
             session.add(HealthProbe(id=1, checked_at=now()))
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {"description": "Prometheus text format.", "content": {CONTENT_TYPE_LATEST: {}}},
+        **documented(401, 403),
+    },
+)
 def metrics(actor: ActorDep) -> Response:
     """Transitions, reminders, outbox depth and age, failures, delivery latency."""
     if actor.role != Role.ADMIN:

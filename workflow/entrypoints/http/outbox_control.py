@@ -6,11 +6,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from workflow.entrypoints.http.deps import TokenDep, authorised, now, require
 from workflow.entrypoints.http.problems import documented
-from workflow.entrypoints.http.schemas import MAX_ID
+from workflow.entrypoints.http.schemas import (
+    MAX_ID,
+    NAME_PATTERN,
+    OutboxStatus,
+    Strict,
+    listed,
+)
 from workflow.outbox import control
 from workflow.outbox.control import ACTIONS, MAX_SUBJECT, MAX_TEXT, MessageFilter
 from workflow.outbox.preview import message_detail
@@ -35,12 +41,20 @@ class MessageDetail(BaseModel):
     edited_at: str | None
 
 
-class ActionRequest(BaseModel):
+class Lenient(Strict):
+    """Strict types, and fields it does not know ignored (as these bodies always have)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class ActionRequest(Lenient):
     """An action on every message matching all the given conditions (at least one)."""
 
-    action: str = Field(description=f"One of {', '.join(ACTIONS)}.", max_length=20)
+    action: Annotated[str, Field(max_length=20), listed(ACTIONS, 20)] = Field(
+        description=f"One of {', '.join(ACTIONS)}."
+    )
     ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(default=[], max_length=10_000)
-    status: str | None = Field(default=None, max_length=20)
+    status: OutboxStatus | None = None
     kind: str | None = Field(default=None, max_length=60)
     year: int | None = Field(default=None, ge=2000, le=2100)
     organisation_id: int | None = Field(default=None, ge=1, le=MAX_ID)
@@ -58,13 +72,19 @@ class ActionResult(BaseModel):
     skipped: list[SkippedMessage]
 
 
-class EditRequest(BaseModel):
-    subject: str = Field(min_length=1, max_length=MAX_SUBJECT)
+class EditRequest(Lenient):
+    subject: Annotated[
+        str,
+        Field(min_length=1, max_length=MAX_SUBJECT),
+        WithJsonSchema(
+            {"type": "string", "minLength": 1, "maxLength": MAX_SUBJECT, "pattern": NAME_PATTERN}
+        ),
+    ] = Field(description="One line, without control characters.")
     text: str = Field(min_length=1, max_length=MAX_TEXT)
     note: str | None = Field(default=None, max_length=2000)
 
 
-class NoteRequest(BaseModel):
+class NoteRequest(Lenient):
     note: str | None = Field(default=None, max_length=2000)
 
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from workflow import documents
+from workflow.documents.context import PROPOSALS
+from workflow.documents.report import FORMATS
 from workflow.domain.access import may_fetch_report
 from workflow.entrypoints.http.deps import ActorDep, SessionDep, forbid_unless_allowed
+from workflow.entrypoints.http.schemas import MAX_ID, listed
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
@@ -50,15 +53,15 @@ def download_response(filename: str, content_type: str, data: bytes) -> Response
     },
 )
 def board_report(
-    organisation_id: int,
+    organisation_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     session: SessionDep,
     actor: ActorDep,
-    year: Annotated[int, Query(description="Omgångens år, t.ex. 2024")],
-    fmt: Annotated[str, Query(alias="format", max_length=10, description="docx eller pdf")] = (
-        "docx"
-    ),
+    year: Annotated[int, Query(ge=0, le=MAX_ID, description="Omgångens år, t.ex. 2024")],
+    fmt: Annotated[
+        str, Query(alias="format", max_length=10, description="docx eller pdf"), listed(FORMATS)
+    ] = "docx",
     proposal: Annotated[
-        str | None,
+        Annotated[str, listed(PROPOSALS, 10)] | None,
         Query(
             max_length=10,
             description="approve (godkänner) eller note (noterar) för enheter utan "

@@ -8,10 +8,11 @@ unpaired surrogates), so malformed input is a 422 with its field named, never a 
 from __future__ import annotations
 
 import re
-from datetime import date, time
+from datetime import date, datetime, time
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -19,17 +20,93 @@ from pydantic import (
     PlainSerializer,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
+from pydantic import Strict as StrictType
 
 from workflow import models
-from workflow.domain.rules import EARLIEST_PARTICIPATION_YEAR, EARLIEST_YEAR, LATEST_YEAR
+from workflow.domain.calendar import Deadline
+from workflow.domain.rules import (
+    AWARD_CLASSES,
+    EARLIEST_PARTICIPATION_YEAR,
+    EARLIEST_YEAR,
+    LATEST_YEAR,
+)
+from workflow.domain.stages import Stage
+from workflow.outbox.operator import STATUSES
 
 MAX_ID = models.MAX_ID
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Year = Annotated[int, Field(ge=EARLIEST_YEAR, le=LATEST_YEAR)]
 ParticipationYear = Annotated[int, Field(ge=EARLIEST_PARTICIPATION_YEAR, le=LATEST_YEAR)]
-Email = Annotated[str, Field(max_length=254)]
+
+# Request models are strict (a JSON `true` is no id, "3" no number); dates and times arrive as
+# ISO text, which strict mode would refuse, so they alone are parsed.
+JsonDate = Annotated[date, StrictType(False)]
+JsonDateTime = Annotated[datetime, StrictType(False)]
+# A day of the award process: `rules.date_reason` refuses years outside 2000–2100.
+AwardDate = Annotated[
+    date,
+    StrictType(False),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": "^(20[0-9]{2}|2100)-"}),
+]
+
+# What the services refuse, said in the schema too (the services keep their Swedish reasons and
+# stable codes; the schema lets a client, and schemathesis, know the rule beforehand).
+_UNSAFE = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+NO_NUL = "^[^\\x00]*$"  # every text field: no database stores NUL
+# A name (organisation, board, unit, user): no control characters, not only spaces.
+NAME_PATTERN = f"^[^{_UNSAFE}]*[^\\s{_UNSAFE}][^{_UNSAFE}]*$"
+LINE_PATTERN = f"^[^{_UNSAFE}]*$"  # one line of text: no control characters
+# Text that must say something: not only spaces (Python's, which include \x1c-\x1f and \x85).
+CONTENT_PATTERN = r"^[^\x00]*[^\s\x00\x1c-\x1f\x85][^\x00]*$"
+# `rules.is_email`: something@domain.tld, without spaces, brackets, commas or quotes.
+_EMAIL_PART = r'[^@\s<>,;"\x00-\x1f\x7f-\x9f]+'
+EMAIL_PATTERN = rf"^{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}$"
+_EMAIL_SCHEMA = {"type": "string", "format": "email", "pattern": EMAIL_PATTERN, "maxLength": 254}
+# An address, or "" for none ("" also clears one in a PATCH).
+Email = Annotated[
+    str,
+    Field(max_length=254),
+    WithJsonSchema({"anyOf": [_EMAIL_SCHEMA, {"type": "string", "maxLength": 0}]}),
+]
+Name = Annotated[
+    str,
+    Field(min_length=1, max_length=200),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 200, "pattern": NAME_PATTERN}),
+]
+# Why a change after the fact was made: required, and more than spaces (`missing_note`).
+RequiredNote = Annotated[
+    str,
+    Field(max_length=10_000),
+    WithJsonSchema({"type": "string", "maxLength": 10_000, "pattern": CONTENT_PATTERN}),
+]
+
+
+# `corrections.clean_case_number`: one line; at most 40 characters once runs of spaces are one.
+CaseNumber = Annotated[
+    str,
+    Field(max_length=200),
+    WithJsonSchema({"type": "string", "maxLength": 40, "pattern": LINE_PATTERN}),
+]
+
+
+def listed(values: Any, max_length: int = 50) -> WithJsonSchema:
+    return WithJsonSchema({"type": "string", "enum": list(values), "maxLength": max_length})
+
+
+# Fixed lists: plain text to pydantic (the service names the valid values in its Swedish
+# refusal, with a stable code such as `unknown_stage`), an enum in the schema.
+StageName = Annotated[str, Field(max_length=50), listed(Stage)]
+DeadlineName = Annotated[str, Field(max_length=50), listed(Deadline)]
+OutboxStatus = Annotated[str, Field(max_length=20), listed(STATUSES, 20)]
+# A class by its code or its Swedish name ("socialtjanst" or "socialtjänst").
+AwardClass = Annotated[
+    str,
+    Field(min_length=1, max_length=50),
+    listed(dict.fromkeys([*AWARD_CLASSES, *AWARD_CLASSES.values()])),
+]
 
 
 def storable_text_problem(value: str) -> str | None:
@@ -81,13 +158,54 @@ LocalTime = Annotated[
 ]
 
 
+def _no_nul_in_text(schema: dict[str, Any]) -> None:
+    """Add `NO_NUL` to every string in a request model's schema that has no pattern, format
+    or list of its own (object keys too): `_check_storable` refuses NUL in any of them."""
+
+    def walk(node: Any, is_key: bool = False) -> None:
+        if not isinstance(node, dict) or "$ref" in node:
+            return
+        plain = not ({"pattern", "format", "enum", "const"} & node.keys())
+        if plain and (node.get("type") == "string" or is_key):
+            node["pattern"] = NO_NUL
+        for name in ("anyOf", "oneOf", "allOf", "prefixItems"):
+            for inner in node.get(name, ()):
+                walk(inner)
+        for name in ("items", "additionalProperties"):
+            walk(node.get(name))
+        walk(node.get("propertyNames"), is_key=True)
+        for inner in node.get("properties", {}).values():
+            walk(inner)
+
+    walk(schema)
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", strict=True, json_schema_extra=lambda schema, _: _no_nul_in_text(schema)
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _whole_numbers(cls, data: Any) -> Any:
+        """2007.0 is the integer 2007 to JSON Schema, so an id or a year may come so (strict
+        mode would refuse it); a JSON `true` or "3" still is no number."""
+        return _integral_floats_as_ints(data)
 
     @field_validator("*", mode="after")
     @classmethod
     def _storable(cls, value: Any) -> Any:
         return _check_storable(value)
+
+
+def _integral_floats_as_ints(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _integral_floats_as_ints(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_integral_floats_as_ints(item) for item in value]
+    return value
 
 
 # The prize cheque, whole kronor (the service says why another amount is refused, in Swedish).
@@ -96,11 +214,11 @@ PrizeAmount = Annotated[int, Field(strict=True, description="Whole kronor, 0–1
 
 class CycleCreate(Strict):
     year: Year
-    contribution_deadline: date
-    extract_deadline: date
-    winners_date: date
+    contribution_deadline: AwardDate
+    extract_deadline: AwardDate
+    winners_date: AwardDate
     award_office_email: Email | None = None
-    classes: list[Annotated[str, Field(max_length=100)]] | None = Field(default=None, max_length=20)
+    classes: list[AwardClass] | None = Field(default=None, max_length=20)
     ceremony_starts_at: LocalTime | None = Field(
         default=None, description="The prize ceremony, Stockholm time (default 15:00)."
     )
@@ -131,8 +249,8 @@ class CyclePublic(BaseModel):
 
 
 class OrganisationCreate(Strict):
-    name: str = Field(min_length=1, max_length=200)
-    board: str = Field(min_length=1, max_length=200)
+    name: Name
+    board: Name
     kind: Literal["forvaltning", "bolag"]
     coordinator_email: Email | None = None
     escalation_email: Email | None = None
@@ -149,7 +267,7 @@ class OrganisationPublic(BaseModel):
 
 class UnitCreate(Strict):
     organisation_id: Id
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     staff_count: int = Field(ge=0, le=1_000_000)
     manager_has_budget_and_staff_responsibility: bool
     has_business_plan: bool
@@ -169,7 +287,7 @@ UnitPublic = models.UnitPublic  # spelled once, from the table's base
 class EntryCreate(Strict):
     unit_id: Id
     year: Year
-    award_class: str = Field(min_length=1, max_length=50)
+    award_class: AwardClass
 
 
 class EntryPublic(BaseModel):
@@ -201,9 +319,9 @@ class EntryPublic(BaseModel):
 class ExtensionRequest(Strict):
     """Give one entry more time (förlängd tid) for its contribution or its minutes extract."""
 
-    deadline: str = Field(min_length=1, max_length=50, description='"contribution" or "extract".')
-    until: date = Field(description="The entry's new last day (YYYY-MM-DD).")
-    note: str = Field(max_length=10_000, description="Why (kept in the entry's history).")
+    deadline: DeadlineName
+    until: AwardDate = Field(description="The entry's new last day (YYYY-MM-DD).")
+    note: RequiredNote = Field(description="Why (kept in the entry's history).")
     version: int | None = Field(
         default=None, ge=0, le=MAX_ID, description="The version you read (compare-and-set)."
     )
@@ -213,10 +331,10 @@ class EntryCorrection(Strict):
     """Correct what was recorded about an entry; `note` says why, `version` is the one read."""
 
     version: int = Field(ge=0, le=MAX_ID)
-    note: str = Field(max_length=10_000)
-    award_class: str | None = Field(default=None, min_length=1, max_length=50)
-    case_number: str | None = Field(
-        default=None, max_length=200, description='The diarienummer; "" clears it.'
+    note: RequiredNote
+    award_class: AwardClass | None = None
+    case_number: CaseNumber | None = Field(
+        default=None, description='The diarienummer; "" clears it.'
     )
     facts: dict[
         Annotated[str, Field(max_length=50)],
@@ -225,7 +343,7 @@ class EntryCorrection(Strict):
 
 
 class CaseNumberRequest(Strict):
-    case_number: str = Field(max_length=200, description='The diarienummer; "" clears it.')
+    case_number: CaseNumber = Field(description='The diarienummer; "" clears it.')
     version: int | None = Field(default=None, ge=0, le=MAX_ID)
     note: str | None = Field(default=None, max_length=10_000)
 
@@ -240,7 +358,7 @@ DataValue = Annotated[str, Field(max_length=5000)] | int | float | bool | None
 
 
 class TransitionRequest(Strict):
-    to: str = Field(min_length=1, max_length=50)
+    to: StageName
     version: int = Field(ge=0, le=MAX_ID)
     note: str | None = Field(default=None, max_length=5000)
     data: dict[Annotated[str, Field(max_length=100)], DataValue] = Field(
@@ -251,7 +369,7 @@ class TransitionRequest(Strict):
 class SiteVisitRequest(Strict):
     """Book the examiners' site visit (platsbesök) on a submitted entry."""
 
-    site_visit_on: date
+    site_visit_on: AwardDate
     version: int = Field(ge=0, le=MAX_ID)
     note: str | None = Field(default=None, max_length=5000)
     starts_at: LocalTime | None = Field(
@@ -300,7 +418,15 @@ class OutboxPublic(BaseModel):
     last_error: str | None
     due_at: str
     sent_at: str | None
-    message_id: str
+    internet_message_id: str = Field(
+        validation_alias=AliasChoices("internet_message_id", "message_id"),
+        description="The e-mail's Message-ID header.",
+    )
+    message_id: str = Field(
+        deprecated=True,
+        description="The old name of `internet_message_id` (the Message-ID header, not the "
+        "row id `/outbox/{message_id}` takes); answered until the next release.",
+    )
 
 
 class ReasonPublic(BaseModel):
@@ -322,10 +448,10 @@ Note = Annotated[str, Field(max_length=2000)]
 
 
 class CycleUpdate(Strict):
-    contribution_deadline: date | None = None
-    extract_deadline: date | None = None
-    winners_date: date | None = None
-    classes: list[Annotated[str, Field(max_length=100)]] | None = Field(default=None, max_length=20)
+    contribution_deadline: AwardDate | None = None
+    extract_deadline: AwardDate | None = None
+    winners_date: AwardDate | None = None
+    classes: list[AwardClass] | None = Field(default=None, max_length=20)
     award_office_email: Email | None = None
     budget_rule: BudgetRule | None = None
     prize_amount: PrizeAmount | None = None
@@ -339,8 +465,8 @@ class CycleSettingsPublic(CyclePublic):
 
 
 class OrganisationUpdate(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    board: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Name | None = None
+    board: Name | None = None
     kind: Literal["forvaltning", "bolag"] | None = None
     coordinator_email: Email | None = Field(default=None, description='"" clears it.')
     escalation_email: Email | None = Field(default=None, description='"" clears it.')
@@ -354,9 +480,13 @@ class OrganisationDetailsPublic(OrganisationPublic):
 class UnitUpdate(Strict):
     """A correction: the fields to change and why (`note`, required)."""
 
-    note: Note = Field(min_length=1)
+    note: Annotated[
+        str,
+        Field(min_length=1, max_length=2000),
+        WithJsonSchema({"type": "string", "maxLength": 2000, "pattern": CONTENT_PATTERN}),
+    ]
     organisation_id: Id | None = None
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Name | None = None
     staff_count: int | None = Field(default=None, ge=0, le=1_000_000)
     manager_has_budget_and_staff_responsibility: bool | None = None
     has_business_plan: bool | None = None
@@ -374,7 +504,7 @@ RoleName = Literal["admin", "coordinator", "unit_contact", "examiner", "jury"]
 
 
 class UserCreate(Strict):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     role: RoleName
     email: Email | None = Field(
         default=None, description="Gets a one-time link to choose a password."
