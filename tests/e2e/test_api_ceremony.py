@@ -75,6 +75,18 @@ def test_documents_invitations_and_prize_amount_over_http_and_cli(
 
         out = server.cli("cycle", "update", "--year", "2024", "--prize-amount", "65000")
         assert "Prischeck: 65 000 kronor" in flat(out)
+
+        # The ceremony moves (API: hours; CLI: the day): each invited address gets the new
+        # time once per move, in a letter that says what it replaces.
+        wrong = {"ceremony_starts_at": "18:00", "ceremony_ends_at": "17:00"}
+        refused(admin.patch(f"{API}/cycles/2024", json=wrong), 422, "ceremony_hours")
+        moved = expect(admin.patch(f"{API}/cycles/2024", json={"ceremony_starts_at": "16:00"}), 200)
+        assert (moved["ceremony_starts_at"], moved["ceremony_ends_at"]) == ("16:00", "18:00")
+        out = server.cli("cycle", "update", "--year", "2024", "--winners-date", "2024-11-28")
+        assert "Prisutdelningen: den 28 november 2024 kl. 16.00–18.00" in flat(out)
+        rows = expect(admin.get(f"{API}/outbox", params={"status": "queued"}), 200)
+        waiting = sorted(r["to"] for r in rows if r["kind"] == "ceremony_invitation")
+        assert waiting == ["chef@example.se", "samordnare@example.se"]  # none sent yet
         refused(stranger.get(f"{url}/prize-letter.pdf"), 404, "not_found")
 
         # The operator saves a winner's documents from the command line.

@@ -30,6 +30,15 @@ from workflow.services._audit import OPERATOR
 CEREMONY_FIELDS = ("ceremony_starts_at", "ceremony_ends_at")
 
 
+# The ceremony's hours (Stockholm time); unset, a new cycle has 15:00–17:00.
+CeremonyStartsAt = Annotated[
+    str | None, typer.Option("--ceremony-starts-at", help="Prisutdelningen börjar (TT:MM; 15:00).")
+]
+CeremonyEndsAt = Annotated[
+    str | None, typer.Option("--ceremony-ends-at", help="Prisutdelningen slutar (TT:MM; 17:00).")
+]
+
+
 def init() -> None:
     """Skapa eller uppgradera databasens schema (SQLite-fil eller DATABASE_URL)."""
     db.upgrade_schema()
@@ -56,14 +65,8 @@ def cycle_create(
         list[str] | None,
         typer.Option("--class", help="Klass (upprepa); standard: alla fem klasser."),
     ] = None,
-    ceremony_starts_at: Annotated[
-        str | None,
-        typer.Option("--ceremony-starts-at", help="Prisutdelningen börjar (TT:MM; 15:00)."),
-    ] = None,
-    ceremony_ends_at: Annotated[
-        str | None,
-        typer.Option("--ceremony-ends-at", help="Prisutdelningen slutar (TT:MM; 17:00)."),
-    ] = None,
+    ceremony_starts_at: CeremonyStartsAt = None,
+    ceremony_ends_at: CeremonyEndsAt = None,
     prize_amount: Annotated[
         int, typer.Option(help="Prischecken till varje vinnare, i hela kronor.")
     ] = DEFAULT_PRIZE_AMOUNT,
@@ -111,14 +114,8 @@ def cycle_update(
     prize_amount: Annotated[
         int | None, typer.Option(help="Prischecken till varje vinnare, i hela kronor.")
     ] = None,
-    ceremony_starts_at: Annotated[
-        str | None,
-        typer.Option("--ceremony-starts-at", help="Prisutdelningen börjar (TT:MM)."),
-    ] = None,
-    ceremony_ends_at: Annotated[
-        str | None,
-        typer.Option("--ceremony-ends-at", help="Prisutdelningen slutar (TT:MM)."),
-    ] = None,
+    ceremony_starts_at: CeremonyStartsAt = None,
+    ceremony_ends_at: CeremonyEndsAt = None,
     note: Annotated[str | None, typer.Option(help="Varför (till granskningsloggen).")] = None,
 ) -> None:
     """Ändra en omgångs datum och inställningar; väntande påminnelser planeras om, och flyttas
@@ -155,7 +152,7 @@ def cycle_update(
     )
     start, end = ceremony_span(cycle.ceremony_starts_at, cycle.ceremony_ends_at)
     hours = swedish.hours_span(f"{start:%H:%M}", f"{end:%H:%M}")
-    typer.echo(f"Prisutdelningen: {swedish.datum(cycle.winners_date)} {hours}.")
+    typer.echo(f"Prisutdelningen: den {swedish.datum(cycle.winners_date)} {hours}.")
 
 
 def cycle_list(as_json: JsonFlag = False) -> None:

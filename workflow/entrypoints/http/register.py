@@ -20,12 +20,13 @@ router = APIRouter(prefix="/api/v1", responses=documented(400, 401, 403, 404, 40
 
 @router.patch("/cycles/{year}", response_model=schemas.CycleSettingsPublic)
 def update_cycle(year: Year, body: schemas.CycleUpdate, token: TokenDep) -> Cycle:
-    """Change dates, classes, the award office's address or the budget rule; moved dates
-    re-plan the pending reminders of the cycle's open entries."""
+    """Change dates, classes, the award office's address, the budget rule, the prize or the
+    ceremony's hours; moved dates re-plan the pending reminders of the cycle's open entries,
+    and a moved ceremony reaches everyone invited to it."""
     with authorised(token) as (session, actor):
-        return registry.update_cycle(
-            session, year=year, now=now(), acting=actor, **body.model_dump(exclude_unset=True)
-        )
+        # The fields as parsed (not model_dump: it would render the clock times as text).
+        given = {name: getattr(body, name) for name in body.model_fields_set}
+        return registry.update_cycle(session, year=year, now=now(), acting=actor, **given)
 
 
 @router.patch("/organisations/{organisation_id}", response_model=schemas.OrganisationDetailsPublic)

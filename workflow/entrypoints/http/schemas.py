@@ -455,6 +455,13 @@ class CycleUpdate(Strict):
     award_office_email: Email | None = None
     budget_rule: BudgetRule | None = None
     prize_amount: PrizeAmount | None = None
+    ceremony_starts_at: LocalTime | None = Field(
+        default=None,
+        description="The ceremony's new start, Stockholm time (its length kept without an end). "
+        "A moved ceremony (this, ceremony_ends_at or winners_date) queues the new time to "
+        "everyone already invited.",
+    )
+    ceremony_ends_at: LocalTime | None = None
     note: Note | None = None
 
 
