@@ -378,6 +378,21 @@ def test_a_moved_ceremony_reaches_everyone_invited_once_with_the_new_time(engine
         ).all()
     assert audit.actor == "kansliet"
     assert audit.changes["winners_date"] == ["2024-11-26", "2024-11-28"]
+    # The cycle form sends the hours it shows (the defaults, never stored): not a move.
+    with transaction(engine) as session:
+        same_hours = {"ceremony_starts_at": time(15, 0), "ceremony_ends_at": time(17, 0)}
+        registry.update_cycle(
+            session, year=2024, now=LATER, acting=ADMIN, prize_amount=60_000, **same_hours
+        )
+        # And a move recorded twice (a retried request) keeps the new letters as they are.
+        cycle = session.exec(select(Cycle).where(Cycle.year == 2024)).one()
+        ceremony.reissue_moved_ceremony(
+            session, cycle, previous_on=date(2024, 11, 26), previous_hours=(time(15), time(17)),
+            actor="kansliet", now=LATER,
+        )  # fmt: skip
+    with transaction(engine) as session:
+        after = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
+    assert [(r.key, r.status) for r in after] == [(r.key, r.status) for r in rows]
 
     # New hours on the same day: everyone invited is told again, the start moved, the length
     # kept; the letter names the hours it replaces.

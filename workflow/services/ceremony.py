@@ -273,17 +273,19 @@ def reissue_moved_ceremony(
     latest: dict[str, OutboxMessage] = {}
     for row in rows:
         latest[row.recipient.lower()] = row
+    issued = calendar_events.record(session, feeds.cycle_events(cycle), now=now)
+    ceremony = issued[feeds.ceremony_uid(cycle.year)]
+    # A row already of this version (the same move recorded again) is the one to keep.
+    older = [row.id for row in rows if not row.key.endswith(f"/{ceremony.sequence}")]
     cancelled = session.connection().execute(
         update(OutboxMessage)
-        .where(col(OutboxMessage.id).in_([row.id for row in rows]))
+        .where(col(OutboxMessage.id).in_(older))
         .where(col(OutboxMessage.status).in_(_UNSENT), col(OutboxMessage.claimed_by).is_(None))
         .values(status="cancelled")
         .returning(col(OutboxMessage.id))
     )
     withdrawn = set(cancelled.scalars())
     told = {row.recipient.lower() for row in rows if row.id not in withdrawn and _told(row)}
-    issued = calendar_events.record(session, feeds.cycle_events(cycle), now=now)
-    ceremony = issued[feeds.ceremony_uid(cycle.year)]
     new_rows = []
     for address, row in latest.items():
         invitee = _Invitee(

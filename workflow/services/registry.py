@@ -481,6 +481,8 @@ def _ceremony_hours(
     wrong = hours_reason("ceremony_hours", (start, end))
     if wrong is not None:
         reasons.append(wrong)
+    if (start, end) == current:  # the same hours (a form shows the defaults): no change, no move
+        return cycle.ceremony_starts_at, cycle.ceremony_ends_at
     return start, end
 
 
