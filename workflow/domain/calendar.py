@@ -197,6 +197,16 @@ def ceremony_span(starts_at: time | None, ends_at: time | None) -> tuple[time, t
     return _span(starts_at, ends_at, CEREMONY_TIME)
 
 
+def moved_ceremony(
+    current: tuple[time, time], starts_at: time | None, ends_at: time | None
+) -> tuple[time, time]:
+    """The ceremony's hours after a change: a new start alone keeps its length (within the
+    day), a new end alone keeps its start, neither keeps both."""
+    if starts_at is not None and ends_at is None:
+        return _span(starts_at, None, current)
+    return starts_at or current[0], ends_at or current[1]
+
+
 def _span(
     starts_at: time | None, ends_at: time | None, default: tuple[time, time]
 ) -> tuple[time, time]:

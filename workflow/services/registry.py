@@ -16,7 +16,7 @@ from workflow.auth import entry_scope, hash_password, hash_token
 from workflow.db import get_existing
 from workflow.domain import rules
 from workflow.domain.access import Actor, Role, examiner_conflict
-from workflow.domain.calendar import ceremony_span, hours_reason
+from workflow.domain.calendar import ceremony_span, hours_reason, moved_ceremony
 from workflow.domain.errors import (
     Conflict,
     Forbidden,
@@ -466,24 +466,15 @@ def update_cycle(
 def _ceremony_hours(
     cycle: Cycle, starts_at: time | None, ends_at: time | None, reasons: list[Reason]
 ) -> tuple[time | None, time | None]:
-    """The ceremony's hours after a change (unchanged when neither is given)."""
-    if starts_at is None and ends_at is None:
-        return cycle.ceremony_starts_at, cycle.ceremony_ends_at
+    """The ceremony's hours after a change, as stored (unchanged: as they were)."""
     current = ceremony_span(cycle.ceremony_starts_at, cycle.ceremony_ends_at)
-    start = starts_at or current[0]
-    if ends_at is None and starts_at is not None:  # moved: the same length, from the new start
-        day = date(2000, 1, 1)
-        length = datetime.combine(day, current[1]) - datetime.combine(day, current[0])
-        latest = datetime.combine(day, time(23, 59))
-        end = min(datetime.combine(day, start) + length, latest).time()
-    else:
-        end = ends_at or current[1]
-    wrong = hours_reason("ceremony_hours", (start, end))
+    hours = moved_ceremony(current, starts_at, ends_at)
+    if hours == current:  # nothing given, or the hours a form shows (defaults): no change, no move
+        return cycle.ceremony_starts_at, cycle.ceremony_ends_at
+    wrong = hours_reason("ceremony_hours", hours)
     if wrong is not None:
         reasons.append(wrong)
-    if (start, end) == current:  # the same hours (a form shows the defaults): no change, no move
-        return cycle.ceremony_starts_at, cycle.ceremony_ends_at
-    return start, end
+    return hours
 
 
 def update_organisation(
